@@ -1,0 +1,40 @@
+"""The admin panel: one ``Admin`` per app, its home page and the whole menu.
+
+Menu categories follow SPEC.md's module order; each user sees only the items
+his roles grant (Flask-Admin hides inaccessible views and empty categories).
+"""
+from flask import redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, expose
+from flask_admin.theme import Bootstrap4Theme
+from flask_security import current_user
+
+from . import basedata, customers, marketing, reports, security, service
+from .base import _l
+
+MODULES = [marketing, customers, service, reports, basedata, security]
+
+
+class HomeView(AdminIndexView):
+    """The page after login: who you are and what you may open."""
+
+    def is_accessible(self):
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("security.login", next=request.full_path))
+
+    @expose("/")
+    def index(self):
+        return self.render("admin/home.html")
+
+
+def init_admin(app):
+    admin = Admin(
+        app, name=_l("客户关系管理系统"),
+        index_view=HomeView(name=_l("首页"), url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/crm_base.html", swatch="default"),
+    )
+    for module in MODULES:
+        for view in module.views():
+            admin.add_view(view)
+    return admin

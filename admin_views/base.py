@@ -1,0 +1,261 @@
+"""The permission-aware base views every screen derives from.
+
+A view declares the permission codes it needs; this module turns them into
+``is_accessible``, the ``can_*`` flags, allowed actions and the row scope, and
+applies them on every path Flask-Admin exposes: list, count, details, edit,
+delete, actions, export and related-record lookups.
+"""
+import datetime
+
+from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask_admin import BaseView
+from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
+from markupsafe import Markup
+from peewee import SQL, IntegrityError
+
+from models import DomainError, db
+from models.security import ALL, OWN
+
+NOTHING = SQL("1 = 0")
+
+
+def user_can(code):
+    """Whether the current user holds ``code`` (False outside a request)."""
+    return bool(code) and has_request_context() and current_user.is_authenticated \
+        and current_user.can(code)
+
+
+def scope_query(query, model, code):
+    """Narrow ``query`` to the rows of ``model`` the current user may reach under ``code``."""
+    scope = current_user.scope(code) if has_request_context() and \
+        current_user.is_authenticated else None
+    if scope == ALL:
+        return query
+    if scope == OWN:
+        return query.where(model.owned_by(current_user))
+    return query.where(NOTHING)
+
+
+def domain_message(exc):
+    return gettext(exc.message, **exc.params)
+
+
+def status_formatter(labels):
+    """A column formatter that shows a status code as its translated label."""
+    def format_status(view, context, model, name):
+        code = getattr(model, name)
+        return gettext(labels[code]) if code in labels else code
+    return format_status
+
+
+class PermissionMixin:
+    """Access to a whole view: the user must hold ``permission``.
+
+    An anonymous visitor is sent to the login page; a logged-in user without
+    the permission gets 403.
+    """
+
+    permission = None
+
+    def is_accessible(self):
+        return user_can(self.permission)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("security.login", next=request.full_path))
+        abort(403)
+
+
+class CrmView(PermissionMixin, BaseView):
+    """A custom page (a report, the permission matrix) gated by ``permission``."""
+
+
+class ScopedAjaxLoader(QueryAjaxModelLoader):
+    """A related-record picker that offers only the rows the user may reach.
+
+    ``scope_code`` is the permission whose scope applies (e.g. the customers a
+    客户经理 manages). A stale or out-of-scope id reads as no record, never a 500.
+    """
+
+    def __init__(self, name, model, scope_code, **options):
+        super().__init__(name, model, **options)
+        self.scope_code = scope_code
+
+    def query(self):
+        return scope_query(self.model.select(), self.model, self.scope_code)
+
+    def get_one(self, pk):
+        try:
+            return self.query().where(self.model._meta.primary_key == int(pk)).first()
+        except (TypeError, ValueError):
+            return None
+
+    def get_list(self, term, offset=0, limit=10):
+        query = self.query()
+        if term:
+            condition = None
+            for field in self._cached_fields:
+                clause = field ** f"%{term}%"
+                condition = clause if condition is None else condition | clause
+            query = query.where(condition)
+        return list(query.order_by(self.model._meta.primary_key).offset(offset or 0)
+                    .limit(limit))
+
+
+class CrmModelView(PermissionMixin, ModelView):
+    """A model screen whose every operation is a granted permission.
+
+    - ``permission``: see the screen; its scope narrows the rows on every path.
+    - ``create_permission`` / ``edit_permission`` / ``delete_permission`` /
+      ``export_permission``: the operation; a scoped one narrows further
+      (e.g. edit only what the user created).
+    - ``action_permissions``: {action name: code}.
+    - ``base_query()``: the business set this screen lists.
+    """
+
+    create_permission = None
+    edit_permission = None
+    delete_permission = None
+    export_permission = None
+    action_permissions = {}
+
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 20
+    page_size_options = (20, 50, 100)
+    export_types = ["csv", "xlsx"]
+    export_max_rows = 10000
+    action_disallowed_list = ["delete"]  # business records are never mass-deleted
+
+    # -- the operation flags, read per request --------------------------------
+    @property
+    def can_create(self):
+        return user_can(self.create_permission)
+
+    @property
+    def can_edit(self):
+        return user_can(self.edit_permission)
+
+    @property
+    def can_delete(self):
+        return user_can(self.delete_permission)
+
+    @property
+    def can_export(self):
+        return user_can(self.export_permission)
+
+    OPERATIONS = {"create_view": "create_permission", "edit_view": "edit_permission",
+                  "ajax_update": "edit_permission", "delete_view": "delete_permission",
+                  "export": "export_permission"}
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        operation = self.OPERATIONS.get(name)
+        if operation and not user_can(getattr(self, operation)):
+            abort(403)
+        return None
+
+    def is_action_allowed(self, name):
+        return super().is_action_allowed(name) and user_can(self.action_permissions.get(name))
+
+    # -- the row scope, on every path -----------------------------------------
+    def base_query(self):
+        return self.model.select()
+
+    def get_query(self):
+        return scope_query(self.base_query(), self.model, self.permission)
+
+    def get_count_query(self):
+        return self.get_query()
+
+    def get_one(self, id):
+        """The record, if this user may reach it for the operation in progress."""
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            return None
+        query = self.get_query().where(self.model._meta.primary_key == pk)
+        operation = self.OPERATIONS.get((request.endpoint or "").rsplit(".", 1)[-1])
+        if operation and getattr(self, operation):
+            query = scope_query(query, self.model, getattr(self, operation))
+        return query.first()
+
+    def selected(self, ids, code=None):
+        """The records of an action's ``ids`` this user may reach (under ``code`` too)."""
+        try:
+            pks = [int(i) for i in ids]
+        except (TypeError, ValueError):
+            return []
+        query = self.get_query().where(self.model._meta.primary_key.in_(pks))
+        if code:
+            query = scope_query(query, self.model, code)
+        return list(query)
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
+                 page_size=None):
+        # A crafted ?sort= naming a column that is not sortable is ignored, not a 500.
+        if sort_column is not None and sort_column not in self._sortable_columns:
+            sort_column = None
+        return super().get_list(page, sort_column, sort_desc, search, filters,
+                                execute=execute, page_size=page_size)
+
+    # -- writes: atomic, non-recursive, business errors shown as messages -----
+    def create_model(self, form):
+        with db.atomic() as txn:
+            model = super().create_model(form)
+            if not model:
+                txn.rollback()
+            return model
+
+    def update_model(self, form, model):
+        with db.atomic() as txn:
+            ok = super().update_model(form, model)
+            if not ok:
+                txn.rollback()
+            return ok
+
+    def delete_model(self, model):
+        """Delete one row only; rows that still reference it make the delete fail."""
+        try:
+            with db.atomic():
+                self.on_model_delete(model)
+                model.delete_instance()
+        except Exception as exc:
+            if not self.handle_view_exception(exc):
+                raise
+            return False
+        self.after_model_delete(model)
+        return True
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, DomainError):
+            flash(domain_message(exc), "error")
+            return True
+        if isinstance(exc, IntegrityError):
+            flash(gettext("该记录仍被其他数据引用或与已有数据重复，未能保存。"), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    def get_export_name(self, export_type="csv"):
+        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        return f"{self.endpoint}_{stamp}.{export_type}"
+
+
+class ReadOnlyView(CrmModelView):
+    """A lookup screen: list, search, details; nothing is written."""
+
+    can_create = can_edit = can_delete = False
+
+
+def link(url, text):
+    return Markup('<a href="{}">{}</a>').format(url, text)
+
+
+__all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "ScopedAjaxLoader", "_l", "domain_message",
+           "link", "scope_query", "status_formatter", "user_can"]

@@ -1,0 +1,153 @@
+"""客户管理 screens: customers, their contacts, interactions and orders, and churn."""
+from flask import request, url_for
+from flask_babel import gettext
+from markupsafe import Markup
+
+from models import Activity, ChurnRecord, Contact, Customer, Order, OrderLine
+
+from .base import CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_formatter
+
+CUSTOMER_LABELS = {
+    "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
+    "manager": _l("客户经理"), "level": _l("客户等级"), "satisfaction": _l("客户满意度"),
+    "credit": _l("客户信用度"), "address": _l("地址"), "zip_code": _l("邮政编码"),
+    "phone": _l("电话"), "fax": _l("传真"), "website": _l("网址"),
+    "license_no": _l("营业执照注册号"), "legal_person": _l("法人"),
+    "registered_capital": _l("注册资金（万元）"), "annual_revenue": _l("年营业额"),
+    "bank": _l("开户银行"), "bank_account": _l("银行帐号"), "local_tax_no": _l("地税登记号"),
+    "national_tax_no": _l("国税登记号"), "status": _l("状态"), "created_at": _l("创建时间"),
+    "customer": _l("客户"),
+}
+
+
+def stars(view, context, model, name):
+    value = getattr(model, name)
+    return "☆" * value if value else ""
+
+
+def customer_links(view, context, model, name):
+    """The per-customer screens a row leads to (联系人, 交往记录, 历史订单)."""
+    links = [(endpoint, label) for endpoint, label in
+             (("contact", _l("联系人")), ("activity", _l("交往记录")), ("order", _l("历史订单")))
+             if view.admin._views and _accessible(view, endpoint)]
+    return Markup(" ").join(
+        Markup('<a class="btn btn-sm btn-outline-secondary" href="{}">{}</a>').format(
+            url_for(f"{endpoint}.index_view", customer=model.id), label)
+        for endpoint, label in links)
+
+
+def _accessible(view, endpoint):
+    return any(v.endpoint == endpoint and v.is_accessible() for v in view.admin._views)
+
+
+class CustomerView(ReadOnlyView):
+    """客户信息管理: the 正常 customers."""
+
+    permission = "customers.customer"
+    export_permission = "customers.customer"
+    column_list = ["number", "name", "region", "manager", "level", "actions_links"]
+    column_details_list = list(CUSTOMER_LABELS)[:-1]
+    column_labels = {**CUSTOMER_LABELS, "actions_links": _l("客户资料")}
+    column_searchable_list = ["number", "name", "region"]
+    column_filters = ["region", "level"]
+    column_sortable_list = ["number", "name", "region", "level"]
+    column_default_sort = "number"
+    column_formatters = {"satisfaction": stars, "credit": stars, "actions_links": customer_links,
+                         "status": status_formatter(Customer.STATUS)}
+    column_formatters_export = {"actions_links": lambda *a: ""}
+    column_export_list = list(CUSTOMER_LABELS)[:-2]
+
+    def base_query(self):
+        return Customer.active()
+
+
+class PerCustomerView(CrmModelView):
+    """A screen of one customer's records, reached from the customer list (?customer=ID)."""
+
+    def is_visible(self):
+        return False  # reached from a customer row, not from the menu
+
+    def base_query(self):
+        query = self.model.select()
+        customer_id = request.args.get("customer", type=int)
+        if customer_id:
+            query = query.where(self.model.customer == customer_id)
+        return query
+
+
+class ContactView(PerCustomerView):
+    permission = create_permission = edit_permission = delete_permission = "customers.contact"
+    column_list = ["customer", "name", "gender", "title", "office_phone", "mobile", "note"]
+    column_labels = {"customer": _l("客户"), "name": _l("姓名"), "gender": _l("性别"),
+                     "title": _l("职位"), "office_phone": _l("办公电话"), "mobile": _l("手机"),
+                     "note": _l("备注")}
+    column_formatters = {"gender": status_formatter(Contact.GENDER)}
+    form_columns = ["customer", "name", "gender", "title", "office_phone", "mobile", "note"]
+    form_choices = {"gender": [(k, v) for k, v in Contact.GENDER.items()]}
+    form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.contact",
+                                                   fields=["number", "name"])}
+
+
+class ActivityView(PerCustomerView):
+    permission = create_permission = edit_permission = delete_permission = "customers.activity"
+    column_list = ["customer", "date", "place", "summary", "detail", "note"]
+    column_labels = {"customer": _l("客户"), "date": _l("时间"), "place": _l("地点"),
+                     "summary": _l("概要"), "detail": _l("详细信息"), "note": _l("备注")}
+    column_default_sort = ("date", True)
+    form_columns = ["customer", "date", "place", "summary", "detail", "note"]
+    form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.activity",
+                                                   fields=["number", "name"])}
+
+
+def order_total(view, context, model, name):
+    return f"{model.total:,.2f}"
+
+
+class OrderView(PerCustomerView, ReadOnlyView):
+    """历史订单: read-only; orders come from the ERP."""
+
+    permission = "customers.order"
+    column_list = ["customer", "number", "date", "address", "status", "total"]
+    column_details_list = ["customer", "number", "date", "address", "status", "lines", "total"]
+    column_labels = {"customer": _l("客户"), "number": _l("订单编号"), "date": _l("日期"),
+                     "address": _l("送货地址"), "status": _l("状态"), "total": _l("总金额"),
+                     "lines": _l("订单明细")}
+    column_default_sort = ("date", True)
+    column_formatters = {"status": status_formatter(Order.STATUS), "total": order_total}
+    column_formatters_detail = {"status": status_formatter(Order.STATUS), "total": order_total,
+                                "lines": lambda v, c, m, n: order_lines(m)}
+
+
+def order_lines(order):
+    rows = Markup("").join(
+        Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:,.2f}</td><td>{:,.2f}</td></tr>")
+        .format(str(line.product), line.quantity, line.unit, line.price, line.amount)
+        for line in order.lines.join(OrderLine.product.rel_model))
+    head = Markup("<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>").format(
+        gettext("商品"), gettext("数量"), gettext("单位"), gettext("单价"), gettext("金额"))
+    return Markup('<table class="table table-sm">{}{}</table>').format(head, rows)
+
+
+class ChurnView(ReadOnlyView):
+    """客户流失管理."""
+
+    permission = "customers.churn"
+    column_list = ["id", "customer", "customer.manager", "last_order_date", "confirmed_at",
+                   "status"]
+    column_labels = {"id": _l("编号"), "customer": _l("客户"), "customer.manager": _l("客户经理"),
+                     "last_order_date": _l("上次下单时间"), "confirmed_at": _l("确认流失时间"),
+                     "status": _l("状态"), "measures": _l("暂缓措施"), "reason": _l("流失原因")}
+    column_sortable_list = ["id", "last_order_date", "confirmed_at", "status"]
+    column_filters = ["status"]
+    column_formatters = {"status": status_formatter(ChurnRecord.STATUS)}
+
+
+def views():
+    category = _l("客户管理")
+    return [
+        CustomerView(Customer, name=_l("客户信息管理"), category=category, endpoint="customer"),
+        ChurnView(ChurnRecord, name=_l("客户流失管理"), category=category, endpoint="churn"),
+        ContactView(Contact, name=_l("联系人"), category=category, endpoint="contact"),
+        ActivityView(Activity, name=_l("交往记录"), category=category, endpoint="activity"),
+        OrderView(Order, name=_l("历史订单"), category=category, endpoint="order"),
+    ]

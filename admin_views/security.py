@@ -1,0 +1,144 @@
+"""权限管理 screens: users, roles, and the role × permission matrix."""
+import uuid
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext
+from flask_security import current_user, hash_password
+from flask_security.proxies import _security
+from wtforms import PasswordField, SelectMultipleField
+
+from models import DomainError, PermissionChange, Role, User
+from models.security import MODULES, PERMISSIONS, SCOPES
+
+from .base import CrmModelView, CrmView, _l, domain_message
+
+
+def role_names(view, context, model, name):
+    return "、".join(model.role_names())
+
+
+class UserView(CrmModelView):
+    """用户管理: users are disabled, never deleted (they own records)."""
+
+    permission = create_permission = edit_permission = "security.user"
+    column_list = ["username", "full_name", "roles", "active", "last_login_at"]
+    column_details_list = ["username", "full_name", "email", "roles", "active", "created_at",
+                           "last_login_at", "last_login_ip", "login_count"]
+    column_labels = {"username": _l("用户名"), "full_name": _l("姓名"), "email": _l("电子邮件"),
+                     "roles": _l("角色"), "active": _l("启用"), "created_at": _l("创建时间"),
+                     "last_login_at": _l("上次登录"), "last_login_ip": _l("上次登录地址"),
+                     "login_count": _l("登录次数"), "new_password": _l("密码"),
+                     "role_ids": _l("角色")}
+    column_searchable_list = ["username", "full_name"]
+    column_filters = ["active"]
+    column_formatters = {"roles": role_names}
+    column_export_list = ["username", "full_name", "email", "active", "last_login_at"]
+    form_columns = ["username", "full_name", "email", "active", "role_ids", "new_password"]
+    form_extra_fields = {
+        "role_ids": SelectMultipleField(_l("角色"), coerce=int),
+        "new_password": PasswordField(_l("密码"),
+                                      description=_l("新建时必填；编辑时留空表示不修改")),
+    }
+
+    def _with_roles(self, form, user=None):
+        form.role_ids.choices = [(r.id, r.name) for r in Role.select().order_by(Role.id)]
+        if user is not None and request.method == "GET":
+            form.role_ids.data = [link.role_id for link in user.role_links()]
+        return form
+
+    def create_form(self, obj=None):
+        return self._with_roles(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self._with_roles(super().edit_form(obj), obj)
+
+    def validate_form(self, form):
+        ok = super().validate_form(form)
+        if not hasattr(form, "new_password"):
+            return ok  # the delete and action forms
+        editing = request.endpoint.endswith("edit_view")
+        password = form.new_password.data
+        if password or not editing:
+            errors, _ = _security._password_util.validate(password or "", True)
+            if not password:
+                errors = [gettext("请设置密码")]
+            if errors:
+                form.new_password.errors = list(form.new_password.errors) + [
+                    gettext(e) for e in errors]
+                ok = False
+        taken = User.select().where(User.username == (form.username.data or "").strip())
+        if editing:
+            taken = taken.where(User.id != request.args.get("id", type=int))
+        if form.username.data and taken.exists():
+            form.username.errors = list(form.username.errors) + [gettext("该用户名已被使用")]
+            ok = False
+        return ok
+
+    def on_model_change(self, form, model, is_created):
+        model.email = model.email or None
+        if form.new_password.data:
+            model.password = hash_password(form.new_password.data)
+            model.fs_uniquifier = uuid.uuid4().hex  # a reset password ends old sessions
+
+    def after_model_change(self, form, model, is_created):
+        model.set_roles(Role.select().where(Role.id.in_(form.role_ids.data or [])))
+
+
+class RoleView(CrmModelView):
+    """角色管理; what a role may do is set in 权限分配."""
+
+    permission = create_permission = edit_permission = delete_permission = "security.role"
+    column_list = ["name", "description", "users"]
+    column_labels = {"name": _l("角色名称"), "description": _l("说明"), "users": _l("用户数")}
+    column_formatters = {"users": lambda v, c, m, n: m.users.count()}
+    form_columns = ["name", "description"]
+
+    def on_model_delete(self, model):
+        model.ensure_deletable()
+
+
+class PermissionView(CrmView):
+    """权限分配: every permission of one role, granted or revoked in one screen."""
+
+    permission = "security.permission"
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        roles = list(Role.select().order_by(Role.id))
+        role_id = request.values.get("role", type=int)
+        role = next((r for r in roles if r.id == role_id), roles[0] if roles else None)
+        if request.method == "POST" and role is not None:
+            try:
+                changes = role.set_grants(self._posted_grants(), by=current_user.id)
+            except DomainError as exc:
+                flash(domain_message(exc), "error")
+            else:
+                flash(gettext("保存成功：%(count)d 项权限变更", count=len(changes)), "success")
+            return redirect(url_for(".index", role=role.id))
+        history = (PermissionChange.select().where(PermissionChange.role == role)
+                   .order_by(PermissionChange.changed_at.desc(), PermissionChange.id.desc())
+                   .limit(30)) if role else []
+        return self.render("admin/permissions.html", roles=roles, role=role,
+                           grants=role.grants() if role else {}, modules=MODULES,
+                           permissions=PERMISSIONS, scopes=SCOPES, history=history)
+
+    @staticmethod
+    def _posted_grants():
+        grants = {}
+        for permission in PERMISSIONS:
+            value = request.form.get(permission.code, "")
+            if permission.scoped and value in SCOPES:
+                grants[permission.code] = value
+            elif not permission.scoped and value == "on":
+                grants[permission.code] = None
+        return grants
+
+
+def views():
+    category = _l("权限管理")
+    return [
+        UserView(User, name=_l("用户管理"), category=category, endpoint="user"),
+        RoleView(Role, name=_l("角色管理"), category=category, endpoint="role"),
+        PermissionView(name=_l("权限分配"), category=category, endpoint="permission"),
+    ]

@@ -1,0 +1,159 @@
+"""Customers (客户管理): customers, contacts, interaction records, orders and churn.
+
+Orders and their lines come from the company's ERP by import; the CRM shows
+them and never edits them.
+"""
+from decimal import Decimal
+
+from peewee import (CharField, DateField, DateTimeField, DecimalField, ForeignKeyField,
+                    IntegerField, TextField, fn)
+
+from .base import N_, BaseModel, now
+from .basedata import Product
+from .security import User
+
+
+class Customer(BaseModel):
+    ACTIVE, LOST, DELETED = "active", "lost", "deleted"
+    STATUS = {ACTIVE: N_("正常"), LOST: N_("流失"), DELETED: N_("删除")}
+
+    number = CharField(max_length=20, unique=True)
+    name = CharField(max_length=100, index=True)
+    region = CharField(max_length=50, null=True, index=True)
+    manager = ForeignKeyField(User, backref="customers", on_delete="RESTRICT")
+    level = IntegerField(null=True, index=True)
+    satisfaction = IntegerField(null=True, index=True)
+    credit = IntegerField(null=True, index=True)
+    address = CharField(max_length=300, null=True)
+    zip_code = CharField(max_length=10, null=True)
+    phone = CharField(max_length=50, null=True)
+    fax = CharField(max_length=50, null=True)
+    website = CharField(max_length=100, null=True)
+    license_no = CharField(max_length=50, null=True)
+    legal_person = CharField(max_length=50, null=True)
+    registered_capital = DecimalField(max_digits=14, decimal_places=2, null=True)
+    annual_revenue = DecimalField(max_digits=16, decimal_places=2, null=True)
+    bank = CharField(max_length=100, null=True)
+    bank_account = CharField(max_length=50, null=True)
+    local_tax_no = CharField(max_length=50, null=True)
+    national_tax_no = CharField(max_length=50, null=True)
+    status = CharField(max_length=10, default=ACTIVE, index=True)
+    created_at = DateTimeField(default=now, index=True)
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
+
+    @classmethod
+    def owned_by(cls, user):
+        """A 客户经理's own customers are those he manages."""
+        return cls.manager == user
+
+    @classmethod
+    def active(cls):
+        return cls.select().where(cls.status == cls.ACTIVE)
+
+    @classmethod
+    def number_prefix(cls, day):
+        return "KH" + day.strftime("%y%m%d")
+
+    @classmethod
+    def next_number(cls, day):
+        """客户编号 = KH + yyMMdd + the day's 3-digit sequence, never reused."""
+        prefix = cls.number_prefix(day)
+        last = (cls.select(fn.MAX(cls.number)).where(cls.number.startswith(prefix)).scalar())
+        seq = int(last[len(prefix):]) + 1 if last else 1
+        return f"{prefix}{seq:03d}"
+
+
+def customers_of(user):
+    """Sub-select of the ids of the customers ``user`` manages."""
+    return Customer.select(Customer.id).where(Customer.manager == user)
+
+
+class Contact(BaseModel):
+    MALE, FEMALE = "M", "F"
+    GENDER = {MALE: N_("男"), FEMALE: N_("女")}
+
+    customer = ForeignKeyField(Customer, backref="contacts", on_delete="RESTRICT")
+    name = CharField(max_length=50, index=True)
+    gender = CharField(max_length=1, default=MALE)
+    title = CharField(max_length=50)
+    office_phone = CharField(max_length=50)
+    mobile = CharField(max_length=50, null=True)
+    note = CharField(max_length=300, null=True)
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def owned_by(cls, user):
+        return cls.customer.in_(customers_of(user))
+
+
+class Activity(BaseModel):
+    """A 交往记录: a meeting, call or visit with the customer."""
+
+    customer = ForeignKeyField(Customer, backref="activities", on_delete="RESTRICT")
+    date = DateField(index=True)
+    place = CharField(max_length=100)
+    summary = CharField(max_length=200, index=True)
+    detail = TextField(null=True)
+    note = CharField(max_length=300, null=True)
+
+    @classmethod
+    def owned_by(cls, user):
+        return cls.customer.in_(customers_of(user))
+
+
+class Order(BaseModel):
+    PAID, UNPAID = "paid", "unpaid"
+    STATUS = {PAID: N_("已回款"), UNPAID: N_("未回款")}
+
+    customer = ForeignKeyField(Customer, backref="orders", on_delete="RESTRICT")
+    number = CharField(max_length=30, unique=True)
+    date = DateField(index=True)
+    address = CharField(max_length=300)
+    status = CharField(max_length=10, default=UNPAID, index=True)
+
+    def __str__(self):
+        return self.number
+
+    @classmethod
+    def owned_by(cls, user):
+        return cls.customer.in_(customers_of(user))
+
+    @property
+    def total(self):
+        """总金额 = Σ 数量 × 单价 over the order's lines."""
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+
+class OrderLine(BaseModel):
+    order = ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
+    product = ForeignKeyField(Product, backref="order_lines", on_delete="RESTRICT")
+    quantity = IntegerField()
+    unit = CharField(max_length=20)
+    price = DecimalField(max_digits=12, decimal_places=2)
+
+    @property
+    def amount(self):
+        """金额 = 数量 × 单价."""
+        return self.quantity * self.price
+
+
+class ChurnRecord(BaseModel):
+    WARNING, POSTPONED, CONFIRMED = "warning", "postponed", "confirmed"
+    STATUS = {WARNING: N_("预警"), POSTPONED: N_("暂缓流失"), CONFIRMED: N_("确认流失")}
+    OPEN = (WARNING, POSTPONED)
+
+    customer = ForeignKeyField(Customer, backref="churn_records", on_delete="RESTRICT")
+    last_order_date = DateField(null=True, index=True)
+    measures = TextField(null=True)
+    reason = TextField(null=True)
+    status = CharField(max_length=10, default=WARNING, index=True)
+    created_at = DateTimeField(default=now, index=True)
+    confirmed_at = DateTimeField(null=True, index=True)
+
+    @classmethod
+    def owned_by(cls, user):
+        return cls.customer.in_(customers_of(user))

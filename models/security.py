@@ -1,0 +1,251 @@
+"""Users, roles and the permissions roles carry (权限管理).
+
+The one Flask import of ``models/``: the user and role models carry
+Flask-Security's mixins, which are its contract for them.
+
+A permission is a code from ``PERMISSIONS``. A role stores its grants as a list
+of strings: ``code`` for an unscoped permission, ``code:own`` or ``code:all`` for
+a scoped one. Grants are data, changed through the UI, and every change is
+recorded in ``PermissionChange``.
+"""
+from dataclasses import dataclass
+from functools import cached_property
+
+from flask_security import RoleMixin, UserMixin
+from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
+                    TextField)
+
+from .base import N_, BaseModel, DomainError, now
+
+OWN, ALL = "own", "all"
+SCOPES = {OWN: N_("本人"), ALL: N_("全部")}
+
+
+@dataclass(frozen=True)
+class Permission:
+    code: str
+    label: str
+    scoped: bool = False
+
+    @property
+    def module(self):
+        return self.code.split(".", 1)[0]
+
+
+MODULES = {
+    "marketing": N_("营销管理"),
+    "customers": N_("客户管理"),
+    "service": N_("服务管理"),
+    "reports": N_("统计报表"),
+    "basedata": N_("基础数据"),
+    "security": N_("权限管理"),
+}
+
+# Every screen and workflow action of SPEC.md. "own" means: records the user
+# created, is assigned to, or manages (each model says which in ``owned_by``).
+PERMISSIONS = [
+    Permission("marketing.opportunity", N_("销售机会管理"), scoped=True),
+    Permission("marketing.opportunity.create", N_("创建销售机会")),
+    Permission("marketing.opportunity.edit", N_("编辑销售机会"), scoped=True),
+    Permission("marketing.opportunity.delete", N_("删除销售机会"), scoped=True),
+    Permission("marketing.opportunity.assign", N_("指派销售机会")),
+    Permission("marketing.plan", N_("客户开发计划"), scoped=True),
+    Permission("marketing.plan.make", N_("制定计划"), scoped=True),
+    Permission("marketing.plan.execute", N_("执行计划"), scoped=True),
+    Permission("marketing.plan.close", N_("开发成功 / 终止开发"), scoped=True),
+    Permission("customers.customer", N_("客户信息管理"), scoped=True),
+    Permission("customers.customer.edit", N_("编辑客户信息"), scoped=True),
+    Permission("customers.customer.delete", N_("删除客户"), scoped=True),
+    Permission("customers.customer.import", N_("导入客户")),
+    Permission("customers.contact", N_("联系人管理"), scoped=True),
+    Permission("customers.activity", N_("交往记录管理"), scoped=True),
+    Permission("customers.order", N_("历史订单"), scoped=True),
+    Permission("customers.churn", N_("客户流失管理"), scoped=True),
+    Permission("customers.churn.postpone", N_("暂缓流失"), scoped=True),
+    Permission("customers.churn.confirm", N_("确认流失"), scoped=True),
+    Permission("service.create", N_("服务创建")),
+    Permission("service.assign", N_("服务分配")),
+    Permission("service.handle", N_("服务处理"), scoped=True),
+    Permission("service.feedback", N_("服务反馈"), scoped=True),
+    Permission("service.archive", N_("服务归档"), scoped=True),
+    Permission("reports.contribution", N_("客户贡献分析"), scoped=True),
+    Permission("reports.composition", N_("客户构成分析"), scoped=True),
+    Permission("reports.service", N_("客户服务分析"), scoped=True),
+    Permission("reports.churn", N_("客户流失分析"), scoped=True),
+    Permission("basedata.dictionary", N_("数据字典管理")),
+    Permission("basedata.product", N_("查询产品信息")),
+    Permission("basedata.stock", N_("查询库存")),
+    Permission("security.user", N_("用户管理")),
+    Permission("security.role", N_("角色管理")),
+    Permission("security.permission", N_("权限分配")),
+]
+PERMISSIONS_BY_CODE = {p.code: p for p in PERMISSIONS}
+
+
+def parse_grant(grant):
+    """Split a stored grant into (code, scope); scope is None for unscoped codes."""
+    code, _, scope = grant.partition(":")
+    return code, (scope or None)
+
+
+def format_grant(code, scope):
+    """The stored form of a grant: ``code`` or ``code:scope``."""
+    permission = PERMISSIONS_BY_CODE.get(code)
+    if permission is None:
+        raise DomainError(N_("未知的权限：%(code)s"), code=code)
+    if permission.scoped:
+        if scope not in SCOPES:
+            raise DomainError(N_("权限“%(code)s”需要指定范围"), code=code)
+        return f"{code}:{scope}"
+    return code
+
+
+class ListField(TextField):
+    """A list of strings stored comma-joined (Flask-Security reads ``Role.permissions``)."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.split(",")
+        return ",".join(v.strip() for v in value if v and v.strip())
+
+    def python_value(self, value):
+        return [v for v in value.split(",") if v] if value else []
+
+
+class Role(BaseModel, RoleMixin):
+    name = CharField(unique=True, max_length=80)
+    code = CharField(unique=True, max_length=40, null=True)  # stable key for seeds
+    description = CharField(max_length=200, null=True)
+    permissions = ListField(null=True)
+
+    def __str__(self):
+        return self.name
+
+    def ensure_deletable(self):
+        """A role still held by users cannot be deleted."""
+        if self.users.count():
+            raise DomainError(N_("角色“%(name)s”仍有用户，不能删除"), name=self.name)
+
+    def grants(self):
+        """{code: scope} of this role (scope None for unscoped permissions)."""
+        return dict(parse_grant(g) for g in self.permissions or [])
+
+    def set_grants(self, grants, by, at=None):
+        """Replace this role's grants with ``{code: scope}``; record every change."""
+        at = at or now()
+        before = self.grants()
+        for code, scope in grants.items():
+            format_grant(code, scope)  # validates code and scope
+        changed = []
+        for code in sorted(set(before) | set(grants)):
+            old, new = before.get(code, False), grants.get(code, False)
+            if old != new:
+                changed.append(PermissionChange(
+                    role=self, permission=code, changed_by=by, changed_at=at,
+                    before=_grant_label(code, old), after=_grant_label(code, new)))
+        with self._meta.database.atomic():
+            self.permissions = sorted(format_grant(c, s) for c, s in grants.items())
+            self.save()
+            for change in changed:
+                change.save()
+        return changed
+
+
+def _grant_label(code, scope):
+    if scope is False:
+        return "-"
+    return scope or "+"
+
+
+class User(UserMixin, BaseModel):
+    username = CharField(unique=True, max_length=32)
+    full_name = CharField(max_length=50)
+    email = CharField(unique=True, max_length=255, null=True)
+    password = CharField(max_length=255, null=True)
+    active = BooleanField(default=True, index=True)
+    fs_uniquifier = CharField(unique=True, max_length=64)
+    confirmed_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=now)
+    last_login_at = DateTimeField(null=True)
+    current_login_at = DateTimeField(null=True)
+    last_login_ip = CharField(max_length=64, null=True)
+    current_login_ip = CharField(max_length=64, null=True)
+    login_count = IntegerField(null=True)
+    locale = CharField(max_length=16, null=True)
+
+    def __str__(self):
+        return self.full_name or self.username
+
+    @cached_property
+    def _grants(self):
+        """{code: scope} merged over the user's roles; 'all' beats 'own'.
+
+        Loaded once per user object, i.e. once per request: a change an
+        administrator makes takes effect on the user's next request.
+        """
+        merged = {}
+        for link in self.role_links():
+            for code, scope in link.role.grants().items():
+                if merged.get(code) != ALL:
+                    merged[code] = scope
+        return merged
+
+    def role_links(self):
+        return (UserRoles.select(UserRoles, Role).join(Role)
+                .where(UserRoles.user == self).order_by(Role.id))
+
+    def role_names(self):
+        return [link.role.name for link in self.role_links()]
+
+    def can(self, code):
+        """Whether any of the user's roles grants ``code``."""
+        return self.active and code in self._grants
+
+    def scope(self, code):
+        """'all', 'own', or None when the permission is not granted."""
+        if not self.can(code):
+            return None
+        return self._grants[code] or ALL
+
+    @classmethod
+    def with_role(cls, role_code):
+        """Active users holding the role with this code, by username."""
+        return (cls.select().join(UserRoles).join(Role)
+                .where(cls.active == True, Role.code == role_code)  # noqa: E712
+                .order_by(cls.username))
+
+    def set_roles(self, roles):
+        with self._meta.database.atomic():
+            UserRoles.delete().where(UserRoles.user == self).execute()
+            for role in roles:
+                UserRoles.create(user=self, role=role)
+        self.__dict__.pop("_grants", None)
+
+
+class UserRoles(BaseModel):
+    """The user ↔ role link; Flask-Security reads ``user.roles`` through it."""
+
+    user = ForeignKeyField(User, backref="roles", on_delete="CASCADE")
+    role = ForeignKeyField(Role, backref="users", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "role"), True),)
+
+    name = property(lambda self: self.role.name)
+    description = property(lambda self: self.role.description)
+
+    def get_permissions(self):
+        return self.role.get_permissions()
+
+
+class PermissionChange(BaseModel):
+    """Who granted or revoked what, when (权限分配 audit trail)."""
+
+    role = ForeignKeyField(Role, backref="permission_changes", on_delete="CASCADE")
+    permission = CharField(max_length=60)
+    before = CharField(max_length=10)
+    after = CharField(max_length=10)
+    changed_by = ForeignKeyField(User, backref="permission_changes")
+    changed_at = DateTimeField(default=now, index=True)

@@ -1,0 +1,1 @@
+"""Idempotent loaders: reference data every installation needs, and demo data."""

@@ -1,0 +1,136 @@
+"""Fixtures: one app per session, a clean database per test, logged-in clients per role.
+
+The database is SQLite in a temporary file unless ``TEST_DATABASE_URL`` names
+another one (``make test`` runs the suite a second time on PostgreSQL).
+"""
+import os
+import re
+
+import pytest
+from peewee import PostgresqlDatabase
+
+from app import create_app
+from models import ALL_MODELS, Role, User, db, schema
+from seed import reference
+
+PASSWORD = "crm-demo"
+# The demo accounts of the README: username → (full name, role code).
+DEMO_USERS = {
+    "admin": ("系统管理员", "admin"),
+    "supervisor": ("王主管", "supervisor"),
+    "xiaoming": ("小明", "manager"),
+    "wangcai": ("旺财", "manager"),
+    "executive": ("李总", "executive"),
+}
+
+
+def _drop_everything(database):
+    tables = [m._meta.table_name for m in ALL_MODELS] + ["schema_migration"]
+    with database.atomic():
+        for table in tables:
+            cascade = " CASCADE" if isinstance(database, PostgresqlDatabase) else ""
+            database.execute_sql(f'DROP TABLE IF EXISTS "{table}"{cascade}')
+
+
+def _clear(database):
+    """Empty every table (reverse dependency order), keeping the schema."""
+    if isinstance(database, PostgresqlDatabase):
+        names = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+        database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        return
+    with database.atomic():
+        for model in reversed(ALL_MODELS):
+            model.delete().execute()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL") or \
+        "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test-secret",
+        "SECURITY_PASSWORD_SALT": "test-salt",
+        # Hashing is what makes logins slow; argon2 itself is tested separately.
+        "SECURITY_PASSWORD_HASH": "plaintext",
+    })
+    with app.app_context():
+        _drop_everything(db.obj)
+        schema.upgrade(db.obj)
+    db.close()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def database(app):
+    with app.app_context():
+        _clear(db.obj)
+        reference.load()
+    yield db.obj
+    if not db.is_closed() and not db.in_transaction():
+        db.close()
+
+
+def make_user(app, username, full_name, role_codes, active=True):
+    with app.test_request_context():
+        datastore = app.extensions["user_datastore"]
+        from flask_security import hash_password
+        user = datastore.create_user(username=username, full_name=full_name,
+                                     password=hash_password(PASSWORD), active=active)
+        user.set_roles(Role.select().where(Role.code.in_(role_codes)))
+    return User.get_by_id(user.id)
+
+
+@pytest.fixture
+def users(app):
+    """The five demo accounts, {username: User}."""
+    return {name: make_user(app, name, full, [role])
+            for name, (full, role) in DEMO_USERS.items()}
+
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, url="/login"):
+    page = client.get(url).get_data(as_text=True)
+    match = CSRF.search(page)
+    assert match, f"no csrf_token on {url}"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    token = csrf_token(client)
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+
+
+@pytest.fixture
+def client_for(app, users):
+    """client_for('xiaoming') → a test client logged in as that demo user."""
+    def make(username):
+        client = app.test_client()
+        response = login(client, username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+    return make
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch):
+    """fresh_app(**config) → a second app with its own instance folder and SQLite file.
+
+    Models reach the database through one global proxy; it is pointed back at
+    the suite's database afterwards.
+    """
+    suite_database = db.obj
+    monkeypatch.setenv("CRM_INSTANCE_PATH", str(tmp_path / "instance"))
+
+    def make(**config):
+        config.setdefault("DATABASE_URL", f"sqlite:///{tmp_path}/fresh.db")
+        return create_app(config)
+    yield make
+    if db.obj is not suite_database:
+        if not db.is_closed():
+            db.close()
+        db.initialize(suite_database)

@@ -1,0 +1,112 @@
+"""Who reaches what: the menu per role, 403 on every admin URL without the permission."""
+import re
+
+import pytest
+
+from tests.conftest import DEMO_USERS
+
+REPORTS = ["客户贡献分析", "客户构成分析", "客户服务分析", "客户流失分析"]
+# SPEC.md's role table, as the menu each role must see (in SPEC.md's module order).
+EXPECTED_MENU = {
+    "admin": [("基础数据", ["数据字典管理"]),
+              ("权限管理", ["用户管理", "角色管理", "权限分配"])],
+    "supervisor": [("营销管理", ["销售机会管理", "客户开发计划"]),
+                   ("客户管理", ["客户信息管理", "客户流失管理"]),
+                   ("服务管理", ["服务分配", "服务归档"]),
+                   ("统计报表", REPORTS)],
+    "xiaoming": [("营销管理", ["销售机会管理", "客户开发计划"]),
+                 ("客户管理", ["客户信息管理", "客户流失管理"]),
+                 ("服务管理", ["服务创建", "服务处理", "服务反馈", "服务归档"]),
+                 ("基础数据", ["查询产品信息", "查询库存"])],
+    "executive": [("统计报表", REPORTS)],
+}
+EXPECTED_MENU["wangcai"] = EXPECTED_MENU["xiaoming"]
+
+# Every admin screen: endpoint → menu label, or None for screens reached from a row.
+SCREENS = {
+    "opportunity": "销售机会管理", "plan": "客户开发计划",
+    "customer": "客户信息管理", "churn": "客户流失管理",
+    "contact": None, "activity": None, "order": None,
+    "service_create": "服务创建", "service_assign": "服务分配", "service_handle": "服务处理",
+    "service_feedback": "服务反馈", "service_archive": "服务归档",
+    "report_contribution": "客户贡献分析", "report_composition": "客户构成分析",
+    "report_service": "客户服务分析", "report_churn": "客户流失分析",
+    "dictionary": "数据字典管理", "product": "查询产品信息", "stock": "查询库存",
+    "user": "用户管理", "role": "角色管理", "permission": "权限分配",
+}
+# The row-reached screens, by who maintains or views them (SPEC.md §2.1).
+HIDDEN_ACCESS = {
+    "contact": {"xiaoming", "wangcai"}, "activity": {"xiaoming", "wangcai"},
+    "order": {"xiaoming", "wangcai", "supervisor"},
+}
+
+
+def allowed(username, endpoint):
+    label = SCREENS[endpoint]
+    if label is None:
+        return username in HIDDEN_ACCESS[endpoint]
+    return any(label in items for _, items in EXPECTED_MENU[username])
+
+
+def menu_of(html):
+    """[(category, [items])] of the main navigation bar."""
+    nav = html.split('<ul class="nav navbar-nav mr-auto">', 1)[1].split("navbar-right", 1)[0]
+    menu = []
+    for block in nav.split('<li class="dropdown">')[1:] + nav.split('<li class="active dropdown">')[1:]:
+        category = re.search(r"dropdown-toggle[^>]*>(.*?)<i", block, re.S).group(1)
+        category = re.sub(r"<[^>]+>", "", category).strip()
+        items = [re.sub(r"\s+", "", i) for i in
+                 re.findall(r'class="dropdown-item[^"]*"[^>]*>(.*?)</a>', block, re.S)]
+        menu.append((category, items))
+    return menu
+
+
+@pytest.mark.parametrize("username", list(DEMO_USERS))
+def test_menu_matches_the_role_table(client_for, username):
+    html = client_for(username).get("/admin/").get_data(as_text=True)
+    assert menu_of(html) == EXPECTED_MENU[username]
+
+
+@pytest.mark.parametrize("username", list(DEMO_USERS))
+@pytest.mark.parametrize("endpoint", list(SCREENS))
+def test_every_screen_answers_403_without_the_permission(client_for, username, endpoint):
+    response = client_for(username).get(f"/admin/{endpoint.replace('report_', 'reports/')}/")
+    assert response.status_code == (200 if allowed(username, endpoint) else 403)
+
+
+MODEL_SCREENS = [e for e in SCREENS if not e.startswith("report_") and e != "permission"]
+
+
+@pytest.mark.parametrize("endpoint", MODEL_SCREENS)
+@pytest.mark.parametrize("path", ["", "new/", "edit/?id=1", "details/?id=1", "export/csv/"])
+def test_a_role_without_the_screen_gets_403_on_every_path(client_for, endpoint, path):
+    # the executive holds nothing but reports
+    response = client_for("executive").get(f"/admin/{endpoint}/{path}")
+    assert response.status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_login(app, users):
+    client = app.test_client()
+    for url in ["/admin/", "/admin/user/", "/admin/customer/details/?id=1",
+                "/admin/reports/churn/"]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+
+
+def test_a_manager_opening_user_administration_gets_403(client_for):
+    client = client_for("xiaoming")
+    assert client.get("/admin/user/").status_code == 403
+    assert client.get("/admin/user/new/").status_code == 403
+    assert client.get("/admin/permission/").status_code == 403
+
+
+def test_operations_not_granted_answer_403_inside_an_allowed_screen(client_for):
+    supervisor = client_for("supervisor")
+    # the supervisor may see customers but neither edit them nor create services
+    assert supervisor.get("/admin/customer/").status_code == 200
+    assert supervisor.get("/admin/customer/edit/?id=1").status_code == 403
+    assert supervisor.get("/admin/service_create/new/").status_code == 403
+    manager = client_for("xiaoming")
+    assert manager.get("/admin/product/new/").status_code == 403
+    assert manager.post("/admin/product/delete/", data={"id": 1}).status_code in (400, 403)

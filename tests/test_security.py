@@ -1,0 +1,215 @@
+"""Login, logout, CSRF, password hashing, and permissions as data (权限管理)."""
+import pytest
+from flask_security import hash_password
+
+from models import DomainError, PermissionChange, Role, User
+from models.security import ALL, OWN, PERMISSIONS, parse_grant
+from seed.reference import ROLES
+from tests.conftest import DEMO_USERS, PASSWORD, csrf_token, login, make_user
+
+
+@pytest.mark.parametrize("username", list(DEMO_USERS))
+def test_every_demo_user_can_log_in(app, users, username):
+    client = app.test_client()
+    response = login(client, username)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/")
+    home = client.get("/admin/").get_data(as_text=True)
+    assert DEMO_USERS[username][0] in home  # the header names the user …
+    assert Role.get(Role.code == DEMO_USERS[username][1]).name in home  # … and his role
+    assert "退出系统" in home
+
+
+def test_a_wrong_password_is_refused_with_a_message(app, users):
+    client = app.test_client()
+    response = login(client, "xiaoming", "wrong-password")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="crm-login-error"' in page
+    assert "用户名或密码错误" in page
+    assert 'value="xiaoming"' in page  # what the user typed is kept
+    assert client.get("/admin/").status_code == 302  # still anonymous
+
+
+def test_an_unknown_user_gets_the_same_message_as_a_wrong_password(app, users):
+    wrong_password = login(app.test_client(), "xiaoming", "nope").get_data(as_text=True)
+    unknown_user = login(app.test_client(), "nobody", "nope").get_data(as_text=True)
+    assert "用户名或密码错误" in wrong_password and "用户名或密码错误" in unknown_user
+
+
+def test_a_disabled_user_cannot_log_in(app, users):
+    make_user(app, "gone", "离职员工", ["manager"], active=False)
+    client = app.test_client()
+    assert login(client, "gone").status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+
+def test_logout_is_a_post_with_a_csrf_token(client_for):
+    client = client_for("xiaoming")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400  # no token: refused, still logged in
+    assert client.get("/admin/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")}) \
+        .status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_post_without_csrf_token_is_refused(app, users, client_for):
+    anonymous = app.test_client()
+    assert anonymous.post("/login", data={"username": "admin", "password": PASSWORD}) \
+        .status_code == 400
+    admin = client_for("admin")
+    response = admin.post("/admin/dictionary/new/",
+                          data={"category": "地区", "item": "华东", "value": "华东"})
+    assert response.status_code == 400
+    assert not Role.select().where(Role.name == "华东").exists()
+
+
+def test_passwords_are_hashed_with_argon2(fresh_app):
+    app = fresh_app()
+    assert app.config["SECURITY_PASSWORD_HASH"] == "argon2"
+    with app.test_request_context():
+        assert hash_password("crm-demo").startswith("$argon2")
+
+
+# -- permissions are data -----------------------------------------------------
+
+def test_grants_merge_over_roles_and_all_beats_own(app, users):
+    custom = Role.create(name="区域经理", permissions=["customers.customer:all"])
+    xiaoming = users["xiaoming"]
+    assert xiaoming.scope("customers.customer") == OWN
+    xiaoming.set_roles([Role.get(Role.code == "manager"), custom])
+    assert User.get_by_id(xiaoming.id).scope("customers.customer") == ALL
+    assert xiaoming.scope("security.user") is None
+    assert not User.get_by_id(xiaoming.id).can("security.user")
+
+
+def test_a_disabled_user_holds_no_permission(users):
+    xiaoming = users["xiaoming"]
+    xiaoming.active = False
+    assert not xiaoming.can("customers.customer")
+
+
+def test_grants_are_validated(users):
+    role = Role.get(Role.code == "manager")
+    with pytest.raises(DomainError):
+        role.set_grants({"no.such.permission": None}, by=users["admin"])
+    with pytest.raises(DomainError):
+        role.set_grants({"customers.customer": None}, by=users["admin"])  # needs a scope
+
+
+def test_every_seeded_grant_names_a_catalogued_permission():
+    codes = {p.code for p in PERMISSIONS}
+    for _, _, grants in ROLES.values():
+        assert set(grants) <= codes
+
+
+def test_every_grant_change_is_recorded(users):
+    role = Role.get(Role.code == "executive")
+    changes = role.set_grants({"reports.churn": OWN, "basedata.product": None},
+                              by=users["admin"])
+    recorded = {(c.permission, c.before, c.after) for c in PermissionChange.select()}
+    assert recorded == {(c.permission, c.before, c.after) for c in changes} == {
+        ("reports.churn", "all", "own"), ("reports.contribution", "all", "-"),
+        ("reports.composition", "all", "-"), ("reports.service", "all", "-"),
+        ("basedata.product", "-", "+")}
+    assert all(c.changed_by_id == users["admin"].id for c in PermissionChange.select())
+    assert Role.get_by_id(role.id).grants() == {"reports.churn": OWN, "basedata.product": None}
+
+
+def test_a_permission_revoked_in_the_ui_takes_effect_on_the_next_request(client_for):
+    supervisor = client_for("supervisor")
+    admin = client_for("admin")
+    assert supervisor.get("/admin/customer/").status_code == 200
+    role = Role.get(Role.code == "supervisor")
+    form = {code: scope or "on" for code, scope in role.grants().items()}
+    del form["customers.customer"]
+    form["csrf_token"] = csrf_token(admin, f"/admin/permission/?role={role.id}")
+    response = admin.post(f"/admin/permission/?role={role.id}", data=form)
+    assert response.status_code == 302
+    assert "customers.customer" not in Role.get_by_id(role.id).grants()
+    assert supervisor.get("/admin/customer/").status_code == 403
+    change = PermissionChange.get(PermissionChange.permission == "customers.customer")
+    assert (change.before, change.after, change.changed_by.username) == ("all", "-", "admin")
+
+
+def test_the_permission_screen_shows_each_grant(client_for):
+    page = client_for("admin").get(
+        f"/admin/permission/?role={Role.get(Role.code == 'manager').id}").get_data(as_text=True)
+    assert '<option value="own" selected>' in page
+    for permission in PERMISSIONS:
+        assert f'name="{permission.code}"' in page
+
+
+def test_parse_grant_round_trips():
+    assert parse_grant("customers.customer:own") == ("customers.customer", "own")
+    assert parse_grant("security.user") == ("security.user", None)
+
+
+# -- users and roles ------------------------------------------------------------
+
+def _user_form(client, url, **fields):
+    data = {"username": "", "full_name": "", "email": "", "active": "y", "new_password": "",
+            "csrf_token": csrf_token(client, url)}
+    data.update(fields)
+    return client.post(url, data=data)
+
+
+def test_an_administrator_creates_a_user_with_roles(client_for):
+    admin = client_for("admin")
+    manager = Role.get(Role.code == "manager")
+    response = _user_form(admin, "/admin/user/new/", username="qiuqiu", full_name="球球",
+                          new_password="secret-123", role_ids=str(manager.id))
+    assert response.status_code == 302
+    user = User.get(User.username == "qiuqiu")
+    assert user.role_names() == ["客户经理"] and user.fs_uniquifier
+    assert user.password == "secret-123"  # hashed by the configured scheme (plaintext in tests)
+    assert login(admin.application.test_client(), "qiuqiu", "secret-123").status_code == 302
+
+
+@pytest.mark.parametrize("fields, field, message", [
+    ({"username": "qiuqiu", "full_name": "球球"}, "new_password", "请设置密码"),
+    ({"username": "xiaoming", "full_name": "小明二", "new_password": "secret-123"},
+     "username", "该用户名已被使用"),
+    ({"username": "", "full_name": "球球", "new_password": "secret-123"}, "username", ""),
+    ({"username": "qiuqiu", "full_name": "球球", "new_password": "short"}, "new_password", ""),
+])
+def test_bad_user_input_is_answered_next_to_the_field(client_for, fields, field, message):
+    admin = client_for("admin")
+    before = User.select().count()
+    response = _user_form(admin, "/admin/user/new/", **fields)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert f'id="{field}"' in page and "is-invalid" in page
+    if fields["full_name"]:
+        assert f'value="{fields["full_name"]}"' in page  # the input is kept
+    assert User.select().count() == before
+
+
+def test_user_pages_never_show_password_hashes(client_for, users):
+    admin = client_for("admin")
+    users["xiaoming"].password = hash_password_marker = "SECRET-HASH-MARKER"
+    users["xiaoming"].save()
+    for url in ["/admin/user/", f"/admin/user/details/?id={users['xiaoming'].id}",
+                "/admin/user/export/csv/"]:
+        page = admin.get(url).get_data(as_text=True)
+        assert hash_password_marker not in page
+        assert users["xiaoming"].fs_uniquifier not in page
+
+
+def test_users_cannot_be_deleted_only_disabled(client_for, users):
+    admin = client_for("admin")
+    response = admin.post("/admin/user/delete/", data={
+        "id": users["wangcai"].id, "csrf_token": csrf_token(admin, "/admin/user/")})
+    assert response.status_code == 403
+    assert User.get_or_none(User.id == users["wangcai"].id) is not None
+
+
+def test_a_role_still_held_cannot_be_deleted(client_for):
+    admin = client_for("admin")
+    role = Role.get(Role.code == "manager")
+    admin.post("/admin/role/delete/", data={
+        "id": role.id, "csrf_token": csrf_token(admin, "/admin/role/")})
+    assert Role.get_or_none(Role.id == role.id) is not None
+    assert "仍有用户" in admin.get("/admin/role/").get_data(as_text=True)
