@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export FLASK_APP := app
 
-.PHONY: setup run test test-sqlite test-pg translations bench clean
+.PHONY: setup run test test-sqlite test-pg translations catalog bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d translations -D messages --statistics 2>&1 | tail -1
-	$(BIN)/pybabel compile -d translations -D flask_security --statistics 2>&1 | tail -1
+	$(BIN)/pybabel -q compile -d translations -D messages
+	$(BIN)/pybabel -q compile -d translations -D flask_security
+
+# Re-extract the UI texts and merge them into the English catalog (then translate the new ones).
+catalog: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext -k _ --no-location --sort-output \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en -D messages
 
 setup: $(VENV)/.installed translations
 
@@ -28,12 +34,22 @@ run: setup
 	$(BIN)/flask init-db --demo-if-new
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
+CHROMIUM ?= /usr/bin/chromium
+
 test: test-sqlite test-pg
 
-test-sqlite: setup
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is needed for the browser tests: sudo apt-get install chromium"; exit 1; \
+	fi
+
+test-sqlite: setup $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-pg: setup
+test-pg: setup $(CHROMIUM)
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -1,0 +1,68 @@
+"""The schema: migrations upgrade an old database without losing data and match the models."""
+import os
+import stat
+
+from peewee import SqliteDatabase
+from playhouse.schema_diff import diff_models
+
+from app import create_app
+from models import ALL_MODELS, PermissionChange, db, open_database, schema
+
+
+def test_the_migrated_schema_matches_the_models(database):
+    # The suite's database was built by the migrations alone.
+    assert not diff_models(database, ALL_MODELS)
+    assert schema.pending(database) == []
+
+
+def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
+    old = SqliteDatabase(str(tmp_path / "old.db"), pragmas={"foreign_keys": 1})
+    assert schema.upgrade(old, target="0001_initial") == ["0001_initial"]
+    old.execute_sql('INSERT INTO "user" (username, full_name, active, fs_uniquifier, created_at)'
+                    " VALUES ('laowang', '老王', 1, 'u1', '2025-01-01 08:00:00')")
+    old.execute_sql("INSERT INTO role (name, permissions) VALUES ('老角色', 'security.user')")
+    assert "locale" not in {c.name for c in old.get_columns("user")}
+
+    assert schema.pending(old) == ["0002_user_locale_permission_audit"]
+    assert schema.upgrade(old) == ["0002_user_locale_permission_audit"]
+
+    assert "locale" in {c.name for c in old.get_columns("user")}
+    assert old.table_exists(PermissionChange._meta.table_name)
+    assert old.execute_sql('SELECT username, full_name FROM "user"').fetchall() == [
+        ("laowang", "老王")]
+    assert old.execute_sql("SELECT name, permissions FROM role").fetchall() == [
+        ("老角色", "security.user")]
+    assert schema.upgrade(old) == []  # idempotent
+
+
+def test_init_db_creates_then_reports_up_to_date(fresh_app):
+    app = fresh_app()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init-db"])
+    assert first.exit_code == 0, first.output
+    assert "applied migration 0001_initial" in first.output
+    second = runner.invoke(args=["init-db"])
+    assert second.exit_code == 0 and "schema is up to date" in second.output
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path):
+    database = open_database(f"sqlite:///{tmp_path}/crm.db")
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_the_secret_key_is_generated_once_private_and_reused(fresh_app, monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = fresh_app()
+    path = os.path.join(first.instance_path, "secrets.json")
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert fresh_app().config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+def test_configuration_comes_from_the_environment(fresh_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.db")
+    app = create_app()  # fresh_app restores the suite's database afterwards
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert db.obj.database == f"{tmp_path}/env.db"
