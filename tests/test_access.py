@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.conftest import DEMO_USERS
+from tests.conftest import DEMO_USERS, csrf_token
 
 REPORTS = ["客户贡献分析", "客户构成分析", "客户服务分析", "客户流失分析"]
 # SPEC.md's role table, as the menu each role must see (in SPEC.md's module order).
@@ -67,22 +67,39 @@ def test_menu_matches_the_role_table(client_for, username):
     assert menu_of(html) == EXPECTED_MENU[username]
 
 
+def url_of(endpoint):
+    return f"/admin/{endpoint.replace('report_', 'reports/')}/"
+
+
 @pytest.mark.parametrize("username", list(DEMO_USERS))
-@pytest.mark.parametrize("endpoint", list(SCREENS))
-def test_every_screen_answers_403_without_the_permission(client_for, username, endpoint):
-    response = client_for(username).get(f"/admin/{endpoint.replace('report_', 'reports/')}/")
-    assert response.status_code == (200 if allowed(username, endpoint) else 403)
+def test_every_screen_answers_403_without_the_permission(client_for, username):
+    client = client_for(username)
+    answers = {endpoint: client.get(url_of(endpoint)).status_code for endpoint in SCREENS}
+    expected = {endpoint: 200 if allowed(username, endpoint) else 403 for endpoint in SCREENS}
+    assert answers == expected
 
 
 MODEL_SCREENS = [e for e in SCREENS if not e.startswith("report_") and e != "permission"]
+PATHS = ["", "new/", "edit/?id=1", "details/?id=1", "export/csv/", "export/xlsx/",
+         "ajax/lookup/?name=customer&query=a"]
 
 
-@pytest.mark.parametrize("endpoint", MODEL_SCREENS)
-@pytest.mark.parametrize("path", ["", "new/", "edit/?id=1", "details/?id=1", "export/csv/"])
-def test_a_role_without_the_screen_gets_403_on_every_path(client_for, endpoint, path):
-    # the executive holds nothing but reports
-    response = client_for("executive").get(f"/admin/{endpoint}/{path}")
-    assert response.status_code == 403
+@pytest.mark.parametrize("path", PATHS)
+def test_a_role_without_the_screen_gets_403_on_every_path(client_for, path):
+    client = client_for("executive")  # the executive holds nothing but reports
+    answers = {endpoint: client.get(f"/admin/{endpoint}/{path}").status_code
+               for endpoint in MODEL_SCREENS}
+    assert answers == dict.fromkeys(MODEL_SCREENS, 403)
+
+
+@pytest.mark.parametrize("path", ["new/", "edit/?id=1", "delete/", "action/", "ajax/update/"])
+def test_posts_to_a_screen_without_the_permission_answer_403(client_for, path):
+    client = client_for("executive")
+    token = csrf_token(client, "/admin/")
+    answers = {endpoint: client.post(f"/admin/{endpoint}/{path}",
+                                     data={"id": "1", "csrf_token": token}).status_code
+               for endpoint in MODEL_SCREENS}
+    assert answers == dict.fromkeys(MODEL_SCREENS, 403)
 
 
 def test_anonymous_visitors_are_sent_to_login(app, users):
