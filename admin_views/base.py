@@ -6,18 +6,22 @@ applies them on every path Flask-Admin exposes: list, count, details, edit,
 delete, actions, export and related-record lookups.
 """
 import datetime
+import json
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask import abort, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
+from flask_admin.model.template import BaseListRowAction
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from peewee import SQL, IntegrityError
 
 from models import DomainError, db
+from models.base import Msgid
 from models.security import ALL, OWN
 
 NOTHING = SQL("1 = 0")
@@ -29,19 +33,30 @@ def user_can(code):
         and current_user.can(code)
 
 
-def scope_query(query, model, code):
-    """Narrow ``query`` to the rows of ``model`` the current user may reach under ``code``."""
-    scope = current_user.scope(code) if has_request_context() and \
-        current_user.is_authenticated else None
+def current_scope(code):
+    """'all', 'own' or None: the current user's scope of ``code`` (None outside a request)."""
+    if not code or not has_request_context() or not current_user.is_authenticated:
+        return None
+    return current_user.scope(code)
+
+
+def scope_query(query, model, code, owned_by=None):
+    """Narrow ``query`` to the rows of ``model`` the current user may reach under ``code``.
+
+    ``owned_by(user)`` is the condition "own" stands for; by default the model's.
+    """
+    scope = current_scope(code)
     if scope == ALL:
         return query
     if scope == OWN:
-        return query.where(model.owned_by(current_user))
+        return query.where((owned_by or model.owned_by)(current_user))
     return query.where(NOTHING)
 
 
 def domain_message(exc):
-    return gettext(exc.message, **exc.params)
+    """The error in the user's language; placeholders that are labels are translated too."""
+    params = {k: gettext(v) if isinstance(v, Msgid) else v for k, v in exc.params.items()}
+    return gettext(exc.message, **params)
 
 
 def status_formatter(labels):
@@ -151,13 +166,22 @@ class CrmModelView(PermissionMixin, ModelView):
     OPERATIONS = {"create_view": "create_permission", "edit_view": "edit_permission",
                   "ajax_update": "edit_permission", "delete_view": "delete_permission",
                   "export": "export_permission"}
+    # Further exposed pages of a view: {method name: permission code}.
+    page_permissions = {}
+
+    def operation_code(self, name):
+        """The permission the view method ``name`` needs beyond ``permission``, if any."""
+        if name in self.page_permissions:
+            return self.page_permissions[name]
+        operation = self.OPERATIONS.get(name)
+        return getattr(self, operation) if operation else None
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
-        operation = self.OPERATIONS.get(name)
-        if operation and not user_can(getattr(self, operation)):
+        if (name in self.OPERATIONS or name in self.page_permissions) \
+                and not user_can(self.operation_code(name)):
             abort(403)
         return None
 
@@ -168,22 +192,29 @@ class CrmModelView(PermissionMixin, ModelView):
     def base_query(self):
         return self.model.select()
 
+    def owned_by(self, code):
+        """What "own" means for ``code`` on this screen: by default the model's rule."""
+        return getattr(self.model, "owned_by", None)
+
+    def scoped(self, query, code):
+        return scope_query(query, self.model, code, self.owned_by(code))
+
     def get_query(self):
-        return scope_query(self.base_query(), self.model, self.permission)
+        return self.scoped(self.base_query(), self.permission)
 
     def get_count_query(self):
         return self.get_query()
 
-    def get_one(self, id):
-        """The record, if this user may reach it for the operation in progress."""
+    def get_one(self, id, code=None):
+        """The record, if this user may reach it for the operation in progress (or ``code``)."""
         try:
             pk = int(id)
         except (TypeError, ValueError):
             return None
         query = self.get_query().where(self.model._meta.primary_key == pk)
-        operation = self.OPERATIONS.get((request.endpoint or "").rsplit(".", 1)[-1])
-        if operation and getattr(self, operation):
-            query = scope_query(query, self.model, getattr(self, operation))
+        code = code or self.operation_code((request.endpoint or "").rsplit(".", 1)[-1])
+        if code:
+            query = self.scoped(query, code)
         return query.first()
 
     def selected(self, ids, code=None):
@@ -194,8 +225,26 @@ class CrmModelView(PermissionMixin, ModelView):
             return []
         query = self.get_query().where(self.model._meta.primary_key.in_(pks))
         if code:
-            query = scope_query(query, self.model, code)
+            query = self.scoped(query, code)
         return list(query)
+
+    def may(self, code, row):
+        """Whether the current user may apply ``code`` to ``row`` (for row buttons).
+
+        "own" is decided by one query per page and code, not one per row.
+        """
+        scope = current_scope(code)
+        if scope == ALL:
+            return True
+        if scope != OWN:
+            return False
+        cache = g.setdefault("crm_owned_ids", {})
+        key = (self.endpoint, code)
+        if key not in cache:
+            pk = self.model._meta.primary_key
+            cache[key] = {r[0] for r in self.scoped(self.base_query().select(pk), code)
+                          .tuples()}
+        return row.id in cache[key]
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
                  page_size=None):
@@ -233,9 +282,20 @@ class CrmModelView(PermissionMixin, ModelView):
         self.after_model_delete(model)
         return True
 
+    def _on_model_change(self, form, model, is_created):
+        """A business rule about one field is shown next to that field."""
+        try:
+            super()._on_model_change(form, model, is_created)
+        except DomainError as exc:
+            if exc.field and exc.field in form:
+                form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
+                exc.shown = True
+            raise
+
     def handle_view_exception(self, exc):
         if isinstance(exc, DomainError):
-            flash(domain_message(exc), "error")
+            if not getattr(exc, "shown", False):
+                flash(domain_message(exc), "error")
             return True
         if isinstance(exc, IntegrityError):
             flash(gettext("该记录仍被其他数据引用或与已有数据重复，未能保存。"), "error")
@@ -253,9 +313,42 @@ class ReadOnlyView(CrmModelView):
     can_create = can_edit = can_delete = False
 
 
+class RowButton(BaseListRowAction):
+    """A button in a list row: a link, or a POST form carrying the CSRF token.
+
+    ``show(row)`` decides per row whether the user sees it (the view checks again
+    when it is used); ``confirm(row)`` is the question asked before a POST.
+    """
+
+    def __init__(self, title, endpoint, icon, post=False, confirm=None, show=None):
+        super().__init__(title)
+        self.endpoint, self.icon, self.post = endpoint, icon, post
+        self.confirm, self.show = confirm, show
+
+    def render(self, context, row_id, row):
+        if self.show is not None and not self.show(row):
+            return ""
+        back = context.get("return_url") or request.url
+        icon = Markup('<span class="{}"></span>').format(self.icon)
+        if not self.post:
+            return Markup('<a class="icon crm-row-action" href="{}" title="{}">{}</a>').format(
+                url_for(self.endpoint, id=row_id, url=back), self.title, icon)
+        onclick = Markup("")
+        if self.confirm is not None:
+            onclick = Markup(' onclick="return faHelpers.safeConfirm({});"').format(
+                json.dumps(str(self.confirm(row)), ensure_ascii=False))
+        return Markup(
+            '<form class="icon crm-row-action" method="POST" action="{}">'
+            '<input type="hidden" name="id" value="{}"><input type="hidden" name="url" value="{}">'
+            '<input type="hidden" name="csrf_token" value="{}">'
+            '<button type="submit" title="{}"{}>{}</button></form>').format(
+            url_for(self.endpoint), row_id, back, generate_csrf(), self.title, onclick, icon)
+
+
 def link(url, text):
     return Markup('<a href="{}">{}</a>').format(url, text)
 
 
-__all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "ScopedAjaxLoader", "_l", "domain_message",
-           "link", "scope_query", "status_formatter", "user_can"]
+__all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
+           "current_scope",
+           "domain_message", "link", "scope_query", "status_formatter", "user_can"]

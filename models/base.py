@@ -19,22 +19,28 @@ SQLITE_PRAGMAS = {
 }
 
 
+class Msgid(str):
+    """A text marked for translation: shown through gettext in the user's language."""
+
+
 def N_(message):
     """Mark a string for translation; it is translated where it is shown."""
-    return message
+    return Msgid(message)
 
 
 class DomainError(Exception):
     """A business rule refused an operation.
 
     ``message`` is a translatable msgid (marked with ``N_``) and ``params`` its
-    placeholders, so the view can show it in the user's language.
+    placeholders, so the view can show it in the user's language; ``field``
+    names the input it is about, so a form can show it next to that field.
     """
 
-    def __init__(self, message, **params):
+    def __init__(self, message, field=None, **params):
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
+        self.field = field
 
 
 class BaseModel(Model):

@@ -6,9 +6,9 @@ them and never edits them.
 from decimal import Decimal
 
 from peewee import (CharField, DateField, DateTimeField, DecimalField, ForeignKeyField,
-                    IntegerField, TextField, fn)
+                    IntegerField, IntegrityError, TextField, fn)
 
-from .base import N_, BaseModel, now
+from .base import N_, BaseModel, DomainError, now
 from .basedata import Product
 from .security import User
 
@@ -62,7 +62,27 @@ class Customer(BaseModel):
         prefix = cls.number_prefix(day)
         last = (cls.select(fn.MAX(cls.number)).where(cls.number.startswith(prefix)).scalar())
         seq = int(last[len(prefix):]) + 1 if last else 1
+        if seq > 999:
+            raise DomainError(N_("今天的客户编号已用完（每天最多 999 个）"))
         return f"{prefix}{seq:03d}"
+
+    @classmethod
+    def create_numbered(cls, at, attempts=20, **fields):
+        """Create a customer under the next free number of ``at``'s day.
+
+        Two transactions numbering at the same moment may pick the same number;
+        the unique index refuses the second, which takes the next one (each try
+        in its own savepoint, so the surrounding transaction survives).
+        """
+        for _ in range(attempts):
+            number = cls.next_number(at.date())
+            try:
+                with cls._meta.database.atomic():
+                    return cls.create(number=number, created_at=at, **fields)
+            except IntegrityError:
+                if not cls.select().where(cls.number == number).exists():
+                    raise
+        raise DomainError(N_("客户编号分配繁忙，请重试"))
 
 
 def customers_of(user):

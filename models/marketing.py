@@ -1,16 +1,55 @@
-"""Marketing (营销管理): sales opportunities and their development plans."""
+"""Marketing (营销管理): sales opportunities, their assignment and development plans.
+
+An opportunity moves 未指派 → 已指派 (开发中) → 开发成功 | 开发失败; every move is a
+conditional update (it happens only if the row is still in the expected status),
+so two users acting on the same row at once cannot both succeed.
+"""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, now
-from .customers import Customer
+from .base import N_, BaseModel, DomainError, now
+from .customers import Contact, Customer
+from .history import StatusChange
 from .security import User
+
+MANAGER_ROLE = "manager"
+
+
+def _required_text(value, limit, field, label):
+    """The text stripped; refused when empty or longer than ``limit`` characters."""
+    text = (value or "").strip()
+    if not text:
+        raise DomainError(N_("请填写%(label)s"), field=field, label=label)
+    if len(text) > limit:
+        raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field, label=label,
+                          limit=limit)
+    return text
 
 
 class Opportunity(BaseModel):
     NEW, ASSIGNED, DEVELOPED, FAILED = "new", "assigned", "developed", "failed"
     STATUS = {NEW: N_("未指派"), ASSIGNED: N_("已指派"),
               DEVELOPED: N_("开发成功"), FAILED: N_("开发失败")}
+    # how the development list shows them
+    DEVELOPMENT_STATUS = {ASSIGNED: N_("开发中"), DEVELOPED: N_("已归档（开发成功）"),
+                          FAILED: N_("已归档（开发失败）")}
     FINAL = (DEVELOPED, FAILED)
+
+    # step → (from, to, the message when the row is no longer in ``from``)
+    TRANSITIONS = {
+        "assign": (NEW, ASSIGNED, N_("“%(name)s”已被指派或已归档，不能再指派")),
+        "develop": (ASSIGNED, DEVELOPED, N_("“%(name)s”不在开发中，不能标记开发成功")),
+        "stop": (ASSIGNED, FAILED, N_("“%(name)s”不在开发中，不能终止开发")),
+    }
+
+    # field → (label, max length, required); the limits of SPEC.md §1.1
+    TEXT_FIELDS = {
+        "source": (N_("机会来源"), 50, False),
+        "customer_name": (N_("客户名称"), 100, True),
+        "summary": (N_("概要"), 200, True),
+        "contact": (N_("联系人"), 50, False),
+        "contact_phone": (N_("联系人电话"), 50, False),
+        "description": (N_("机会描述"), 2000, True),
+    }
 
     source = CharField(max_length=50, null=True)
     customer_name = CharField(max_length=100, index=True)
@@ -27,21 +66,202 @@ class Opportunity(BaseModel):
     customer = ForeignKeyField(Customer, backref="opportunities", null=True)
 
     def __str__(self):
-        return f"#{self.id} {self.customer_name}"
+        return self.customer_name
 
+    # -- the business sets ----------------------------------------------------
     @classmethod
     def owned_by(cls, user):
         """A 客户经理's own opportunities: created by him or assigned to him."""
         return (cls.created_by == user) | (cls.assigned_to == user)
 
+    @classmethod
+    def developed_by(cls, user):
+        """The opportunities a 客户经理 develops: those assigned to him."""
+        return cls.assigned_to == user
+
+    @classmethod
+    def unassigned(cls):
+        return cls.select().where(cls.status == cls.NEW)
+
+    @classmethod
+    def in_development_or_archived(cls):
+        return cls.select().where(cls.status != cls.NEW)
+
+    @property
+    def in_development(self):
+        return self.status == self.ASSIGNED
+
+    # -- creating and editing -------------------------------------------------
+    def clean(self):
+        """Check the fields against SPEC.md §1.1; strip texts, blank optional ones to NULL."""
+        for field, (label, limit, required) in self.TEXT_FIELDS.items():
+            value = getattr(self, field)
+            if required:
+                value = _required_text(value, limit, field, label)
+            else:
+                value = (value or "").strip() or None
+                if value and len(value) > limit:
+                    raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field,
+                                      label=label, limit=limit)
+            setattr(self, field, value)
+        if not isinstance(self.probability, int) or isinstance(self.probability, bool) \
+                or not 0 <= self.probability <= 100:
+            raise DomainError(N_("成功机率须为 0 到 100 之间的整数"), field="probability")
+
+    def stamp_created(self, by, at=None):
+        """A new opportunity: created by ``by`` now, unassigned (nothing here is forgeable)."""
+        self.created_by = by
+        self.created_at = at or now()
+        self.status = self.NEW
+        self.assigned_to = self.assigned_at = self.customer = None
+
+    @classmethod
+    def open(cls, by, at=None, **fields):
+        """Create an opportunity in 未指派 and record its first status."""
+        with cls._meta.database.atomic():
+            opportunity = cls(**fields)
+            opportunity.stamp_created(by, at)
+            opportunity.clean()
+            opportunity.save(force_insert=True)
+            opportunity.record_created()
+        return opportunity
+
+    def record_created(self):
+        StatusChange.record(self, None, self.NEW, self.created_by, self.created_at)
+
+    def ensure_editable(self):
+        """Edited only while 未指派 (read from the database: the row may have moved on)."""
+        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
+                .scalar() != self.NEW:
+            raise DomainError(N_("“%(name)s”已被指派，不能再修改"), name=self.customer_name)
+
+    def ensure_deletable(self):
+        """Deleted only while 未指派; deleting removes nothing else."""
+        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
+                .scalar() != self.NEW:
+            raise DomainError(N_("“%(name)s”已被指派，不能删除"), name=self.customer_name)
+
+    def delete_unassigned(self):
+        """Delete this opportunity if (and only if) it is still 未指派."""
+        with self._meta.database.atomic():
+            rows = Opportunity.delete().where(Opportunity.id == self.id,
+                                              Opportunity.status == self.NEW).execute()
+            if rows != 1:
+                raise DomainError(N_("“%(name)s”已被指派，不能删除"), name=self.customer_name)
+            StatusChange.delete().where(StatusChange.entity == self._meta.table_name,
+                                        StatusChange.entity_id == self.id).execute()
+
+    # -- the workflow ---------------------------------------------------------
+    def _move(self, step, by, at, **fields):
+        """Move along ``step`` only if the row is still in its source status."""
+        source, target, refused = self.TRANSITIONS[step]
+        rows = (Opportunity.update(status=target, **fields)
+                .where(Opportunity.id == self.id, Opportunity.status == source).execute())
+        if rows != 1:
+            raise DomainError(refused, name=self.customer_name)
+        StatusChange.record(self, source, target, by, at)
+        self.status = target
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    @staticmethod
+    def assignable_managers():
+        """Who an opportunity can be assigned to: the active users holding the 客户经理 role."""
+        return User.with_role(MANAGER_ROLE)
+
+    def assign(self, manager, by, at=None):
+        """指派: to an active 客户经理; stamps 指派时间; only from 未指派."""
+        at = at or now()
+        try:
+            manager_id = int(getattr(manager, "id", manager))
+        except (TypeError, ValueError):
+            manager_id = None
+        if manager_id is None or \
+                not self.assignable_managers().where(User.id == manager_id).exists():
+            raise DomainError(N_("只能指派给在职的客户经理"), field="manager")
+        with self._meta.database.atomic():
+            self._move("assign", by, at, assigned_to=manager_id, assigned_at=at)
+
+    def develop(self, by, at=None):
+        """开发成功: the opportunity becomes a customer, all in one transaction.
+
+        The customer is named after 客户名称, managed by the assignee, 正常, with a
+        new 客户编号; the opportunity's 联系人 becomes his first contact. Returns it.
+        """
+        at = at or now()
+        with self._meta.database.atomic():
+            self._move("develop", by, at)
+            customer = Customer.create_numbered(at, name=self.customer_name,
+                                                manager=self.assigned_to_id,
+                                                status=Customer.ACTIVE)
+            if self.contact:
+                Contact.create(customer=customer, name=self.contact, title="",
+                               office_phone=self.contact_phone or "")
+            Opportunity.update(customer=customer).where(Opportunity.id == self.id).execute()
+            self.customer = customer
+        return customer
+
+    def stop(self, by, at=None):
+        """终止开发: status 开发失败 (final)."""
+        with self._meta.database.atomic():
+            self._move("stop", by, at or now())
+
+    def ensure_in_development(self):
+        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
+                .scalar() != self.ASSIGNED:
+            raise DomainError(N_("只有开发中的销售机会才能制定或执行计划"))
+
+    def add_plan_item(self, date, content, today):
+        """制定计划: a new item; its date is today or later, its text required."""
+        self.ensure_in_development()
+        if date is None:
+            raise DomainError(N_("请填写日期"), field="date")
+        if date < today:
+            raise DomainError(N_("计划日期不能早于今天"), field="date")
+        content = _required_text(content, PlanItem.content.max_length, "content", N_("计划项"))
+        return PlanItem.create(opportunity=self, date=date, content=content)
+
+    def history(self):
+        return StatusChange.of(self)
+
 
 class PlanItem(BaseModel):
+    """One step of a development plan: what to do on which day, and what came of it."""
+
     opportunity = ForeignKeyField(Opportunity, backref="plan_items", on_delete="CASCADE")
     date = DateField(index=True)
     content = CharField(max_length=500)
     result = TextField(null=True)
 
+    RESULT_LIMIT = 2000
+
     @classmethod
     def owned_by(cls, user):
         mine = Opportunity.select(Opportunity.id).where(Opportunity.owned_by(user))
         return cls.opportunity.in_(mine)
+
+    @classmethod
+    def of(cls, opportunity):
+        return cls.select().where(cls.opportunity == opportunity).order_by(cls.date, cls.id)
+
+    def edit_content(self, content):
+        """An item's text can change while the opportunity is developed; its date never."""
+        self.opportunity.ensure_in_development()
+        self.content = _required_text(content, PlanItem.content.max_length, "content",
+                                      N_("计划项"))
+        self.save(only=[PlanItem.content])
+
+    def remove(self):
+        """Only an item without a result yet can be deleted."""
+        self.opportunity.ensure_in_development()
+        rows = PlanItem.delete().where(PlanItem.id == self.id,
+                                       PlanItem.result.is_null() | (PlanItem.result == "")) \
+            .execute()
+        if rows != 1:
+            raise DomainError(N_("已有执行效果的计划项不能删除"))
+
+    def record_result(self, result):
+        """执行计划: the 执行效果 of this item (saved on its own)."""
+        self.opportunity.ensure_in_development()
+        self.result = _required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"))
+        self.save(only=[PlanItem.result])
