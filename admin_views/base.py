@@ -19,6 +19,7 @@ from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from peewee import SQL, IntegrityError
+from wtforms.fields.core import UnboundField
 
 from models import DomainError, db
 from models.base import Msgid
@@ -145,6 +146,24 @@ class CrmModelView(PermissionMixin, ModelView):
     export_types = ["csv", "xlsx"]
     export_max_rows = 10000
     action_disallowed_list = ["delete"]  # business records are never mass-deleted
+
+    def scaffold_form(self):
+        """Form labels are the column labels, so a field is called the same everywhere."""
+        form_class = super().scaffold_form()
+        for name, label in self.column_labels.items():
+            field = getattr(form_class, name, None)
+            if isinstance(field, UnboundField) and not field.args:
+                field.kwargs["label"] = label
+        return form_class
+
+    column_search_labels = None  # for searched related fields: their labels, in order
+
+    def search_placeholder(self):
+        """The search box names what it searches (Flask-Admin's Peewee view shows "None")."""
+        labels = self.column_search_labels or [
+            self.column_labels.get(c, c) for c in self.column_searchable_list or ()
+            if isinstance(c, str)]
+        return "、".join(str(label) for label in labels) or None
 
     # -- the operation flags, read per request --------------------------------
     @property

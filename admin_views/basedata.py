@@ -42,6 +42,7 @@ class StockView(ReadOnlyView):
     column_labels = {"id": _l("编号"), "product": _l("产品"), "warehouse": _l("仓库"),
                      "location": _l("货位"), "quantity": _l("件数"), "note": _l("备注")}
     column_searchable_list = [Product.name, Product.model, Product.batch, "warehouse"]
+    column_search_labels = [_l("产品名称"), _l("型号"), _l("批次"), _l("仓库")]
     column_sortable_list = ["id", ("product", Product.name), "warehouse", "location", "quantity"]
 
 

@@ -26,6 +26,7 @@ class ServiceStepView(CrmModelView):
     column_details_list = list(LABELS)
     column_labels = LABELS
     column_searchable_list = ["summary", "service_type", Customer.name]
+    column_search_labels = [_l("概要"), _l("服务类型"), _l("客户名称")]
     column_filters = ["service_type", "created_at"]
     column_sortable_list = ["id", "summary", "service_type", "created_at", "status"]
     column_default_sort = ("created_at", True)
