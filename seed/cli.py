@@ -1,6 +1,7 @@
 """The ``flask`` commands that create the schema, load data and create users."""
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_security import hash_password
 
 from models import Role, User, db, schema
@@ -16,6 +17,7 @@ def register_cli(app):
 @click.command("init-db")
 @click.option("--demo-if-new", is_flag=True,
               help="Also load the demo data when the database was empty.")
+@with_appcontext
 def init_db(demo_if_new):
     """Create or upgrade the schema, then load the reference data."""
     new = schema.is_new(db.obj)
@@ -32,6 +34,7 @@ def init_db(demo_if_new):
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo():
     """Load the demo users and data (idempotent)."""
     from seed import demo
@@ -46,6 +49,7 @@ def seed_demo():
 @click.option("--role", "role_codes", multiple=True, default=["admin"], show_default=True,
               type=click.Choice(list(reference.ROLES)))
 @click.password_option()
+@with_appcontext
 def create_user(username, full_name, role_codes, password):
     """Create an active user, by default a 系统管理员 (the first administrator)."""
     if User.get_or_none(User.username == username):
