@@ -58,6 +58,12 @@ def open_database(url):
         # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers
         # queue on the busy timeout instead of failing to upgrade a read lock.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
+    if url.startswith(("postgres://", "postgresql://")):
+        # Pooled: a request returns its connection instead of opening a new one each time.
+        scheme, rest = url.split("://", 1)
+        url = f"postgresql+pool://{rest}"
+        if "max_connections" not in url:
+            url += ("&" if "?" in url else "?") + "max_connections=20&stale_timeout=300"
     return connect(url)
 
 
