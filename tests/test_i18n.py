@@ -58,3 +58,10 @@ def test_every_message_has_an_english_translation(tmp_path):
         catalog = {m.id: m.string for m in read_po(fh) if m.id}
     missing = sorted(m for m in extracted if not catalog.get(m))
     assert not missing, f"untranslated (run `make catalog`, then translate): {missing}"
+
+
+def test_error_pages_speak_the_users_language(app, users):
+    client = app.test_client()
+    assert "页面不存在" in client.get("/no-such-page").get_data(as_text=True)
+    client.get("/locale/en")
+    assert "does not exist" in client.get("/no-such-page").get_data(as_text=True)

@@ -62,6 +62,7 @@ def test_a_post_without_csrf_token_is_refused(app, users, client_for):
     response = admin.post("/admin/dictionary/new/",
                           data={"category": "地区", "item": "华东", "value": "华东"})
     assert response.status_code == 400
+    assert "页面已过期" in response.get_data(as_text=True)  # a page, not Werkzeug's English
     assert not Role.select().where(Role.name == "华东").exists()
 
 
