@@ -12,6 +12,7 @@ from flask import abort, flash, g, has_request_context, redirect, request, url_f
 from flask_admin import BaseView
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_admin.model.template import BaseListRowAction
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -66,6 +67,12 @@ def status_formatter(labels):
         code = getattr(model, name)
         return gettext(labels[code]) if code in labels else code
     return format_status
+
+
+def status_filter(field, labels, name=None):
+    """A filter on a status column offering its translated labels, not the stored codes."""
+    return FilterEqual(field, name or _l("状态"),
+                       options=[(code, _l(label)) for code, label in labels.items()])
 
 
 class PermissionMixin:
@@ -369,5 +376,5 @@ def link(url, text):
 
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
-           "current_scope",
-           "domain_message", "link", "scope_query", "status_formatter", "user_can"]
+           "current_scope", "domain_message", "link", "scope_query", "status_filter",
+           "status_formatter", "user_can"]

@@ -5,7 +5,8 @@ from markupsafe import Markup
 
 from models import Activity, ChurnRecord, Contact, Customer, Order, OrderLine
 
-from .base import CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_formatter
+from .base import (CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_filter,
+                   status_formatter)
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -138,7 +139,7 @@ class ChurnView(ReadOnlyView):
                      "last_order_date": _l("上次下单时间"), "confirmed_at": _l("确认流失时间"),
                      "status": _l("状态"), "measures": _l("暂缓措施"), "reason": _l("流失原因")}
     column_sortable_list = ["id", "last_order_date", "confirmed_at", "status"]
-    column_filters = ["status"]
+    column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS)]
     column_formatters = {"status": status_formatter(ChurnRecord.STATUS)}
 
 

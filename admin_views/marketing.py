@@ -17,7 +17,8 @@ from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaFi
 from models import DomainError, Opportunity, PlanItem
 from models.base import now
 
-from .base import CrmModelView, RowButton, _l, domain_message, status_formatter
+from .base import (CrmModelView, RowButton, _l, domain_message, status_filter,
+                   status_formatter)
 
 LABELS = {
     "id": _l("编号"), "source": _l("机会来源"), "customer_name": _l("客户名称"),
@@ -194,7 +195,7 @@ class PlanView(OpportunityDetails, CrmModelView):
                          "customer": _customer_link}
     column_formatters_detail = {"status": status_formatter(Opportunity.STATUS),
                                 "customer": _customer_link}
-    column_filters = ["status"]
+    column_filters = [status_filter(Opportunity.status, Opportunity.DEVELOPMENT_STATUS)]
     column_export_list = ["id", "customer_name", "summary", "contact", "contact_phone",
                           "assigned_to", "assigned_at", "status"]
     column_formatters_export = {"status": status_formatter(Opportunity.DEVELOPMENT_STATUS)}

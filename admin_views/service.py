@@ -6,7 +6,8 @@ from models import Customer, DictionaryEntry, ServiceRequest
 from models.base import now
 from models.basedata import SERVICE_TYPE
 
-from .base import CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_formatter
+from .base import (CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_filter,
+                   status_formatter)
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),
@@ -82,7 +83,8 @@ class ServiceFeedbackView(ServiceStepView, ReadOnlyView):
 
 class ServiceArchiveView(ServiceStepView, ReadOnlyView):
     permission = export_permission = "service.archive"
-    column_filters = ["service_type", "created_at", "status"]
+    column_filters = ["service_type", "created_at",
+                      status_filter(ServiceRequest.status, ServiceRequest.STATUS)]
 
 
 def views():

@@ -521,15 +521,13 @@ class _Business:
                 created = self.at(self.days_ago(rng.randint(20, 120)))
             else:
                 created = self.at(self.days_ago(rng.randint(100, 400)))
-            opportunity = Opportunity.create(
+            opportunity = Opportunity.open(
+                by=rng.choice(creators), at=created,
                 source=source, customer_name=name, summary=summary, description=description,
                 probability=rng.choice({Opportunity.NEW: [20, 30, 40, 50, 60],
                                         Opportunity.ASSIGNED: [40, 50, 60, 70, 80],
                                         Opportunity.FAILED: [10, 20, 30, 40]}[status]),
-                contact=contact, contact_phone=self.mobile(), created_by=rng.choice(creators),
-                created_at=created, status=Opportunity.NEW)
-            StatusChange.record(opportunity, None, Opportunity.NEW, opportunity.created_by,
-                                created)
+                contact=contact, contact_phone=self.mobile())
             if status == Opportunity.NEW:
                 continue
             self.assign(opportunity, rng.choice(self.managers),
@@ -549,7 +547,7 @@ class _Business:
                                  "result": result})
                 tender = source == "招标信息"
                 plan[-1]["result"] = FAILURES[2] if tender else rng.choice(FAILURES[:2])
-                self.close(opportunity, Opportunity.FAILED, self.at(end))
+                opportunity.stop(by=opportunity.assigned_to, at=self.at(end))
 
         for customer, (source, summary, description) in zip(
                 [c for c in customers if c.developed], DEVELOPED):
@@ -557,12 +555,11 @@ class _Business:
             developed = customer.created_at
             created = self.at(developed.date() - datetime.timedelta(days=rng.randint(40, 70)))
             creator = rng.choice([self.supervisor, customer.manager])
-            opportunity = Opportunity.create(
-                source=source, customer_name=customer.name, summary=summary,
-                description=description, probability=rng.choice([60, 70, 80, 90]),
-                contact=contact["name"], contact_phone=contact["office_phone"],
-                created_by=creator, created_at=created, status=Opportunity.NEW)
-            StatusChange.record(opportunity, None, Opportunity.NEW, creator, created)
+            opportunity = Opportunity.open(
+                by=creator, at=created, source=source, customer_name=customer.name,
+                summary=summary, description=description,
+                probability=rng.choice([60, 70, 80, 90]),
+                contact=contact["name"], contact_phone=contact["office_phone"])
             self.assign(opportunity, customer.manager,
                         self.later(created, days=rng.randint(1, 4), hours=1))
             steps = [PLAN_STEPS[i] for i in (0, 1, 4, 5)]
@@ -582,13 +579,11 @@ class _Business:
         return [start + datetime.timedelta(days=d) for d in offsets]
 
     def assign(self, opportunity, manager, at):
-        opportunity.assigned_to, opportunity.assigned_at = manager, at
-        opportunity.status = Opportunity.ASSIGNED
-        opportunity.save()
-        StatusChange.record(opportunity, Opportunity.NEW, Opportunity.ASSIGNED,
-                            self.supervisor, at)
+        opportunity.assign(manager, by=self.supervisor, at=at)
+        opportunity.assigned_to = manager  # the verb stores the id
 
     def close(self, opportunity, status, at):
+        """开发成功 onto a customer the demo made earlier (develop() would make a new one)."""
         opportunity.status = status
         opportunity.save()
         StatusChange.record(opportunity, Opportunity.ASSIGNED, status,

@@ -1,5 +1,7 @@
 """营销管理 through the client, as each role: every screen, action, bad input and scope."""
 import datetime
+import html
+import json
 import re
 
 import pytest
@@ -461,3 +463,21 @@ def test_crafted_plan_posts_never_crash(client_for, users, data):
     response = post(client_for("xiaoming"), f"/admin/plan/plan/?id={o.id}", data)
     assert response.status_code in (200, 302)
     assert not PlanItem.select().exists()
+
+
+def test_the_development_list_filters_by_translated_status_and_counts_only_the_scope(
+        client_for, users):
+    assigned(users, to="xiaoming", customer_name="开发中的")
+    assigned(users, to="xiaoming", customer_name="已失败的").stop(by=users["xiaoming"], at=NOW)
+    assigned(users, to="wangcai", customer_name="旺财的")
+    client = client_for("xiaoming")
+    page = text(client.get("/admin/plan/"))
+    assert "(2)" in page  # the count holds the scope too
+    assert "已归档（开发失败）" in page and ">failed<" not in page
+    groups = json.loads(html.unescape(
+        re.search(r'id="filter-groups-data"[^>]*>(.*?)</div>', page, re.S).group(1)))
+    options = dict(groups["状态"][0]["options"])
+    assert options == {"assigned": "开发中", "developed": "已归档（开发成功）",
+                       "failed": "已归档（开发失败）"}  # labels, not the stored codes
+    filtered = text(client.get("/admin/plan/?flt0_0=failed"))
+    assert "已失败的" in filtered and "开发中的" not in filtered
