@@ -11,17 +11,10 @@ from peewee import PostgresqlDatabase
 
 from app import create_app
 from models import ALL_MODELS, Role, User, db, schema
-from seed import reference
+from seed import demo, reference
 
-PASSWORD = "crm-demo"
-# The demo accounts of the README: username → (full name, role code).
-DEMO_USERS = {
-    "admin": ("系统管理员", "admin"),
-    "supervisor": ("王主管", "supervisor"),
-    "xiaoming": ("小明", "manager"),
-    "wangcai": ("旺财", "manager"),
-    "executive": ("李总", "executive"),
-}
+# The demo accounts of the README: username → (full name, role code), and their password.
+DEMO_USERS, PASSWORD = demo.USERS, demo.PASSWORD
 
 
 def _drop_everything(database):
