@@ -340,35 +340,38 @@ class ReadOnlyView(CrmModelView):
 
 
 class RowButton(BaseListRowAction):
-    """A button in a list row: a link, or a POST form carrying the CSRF token.
+    """A labelled button in a list row: a link, or a POST form carrying the CSRF token.
 
     ``show(row)`` decides per row whether the user sees it (the view checks again
-    when it is used); ``confirm(row)`` is the question asked before a POST.
+    when it is used); ``confirm(row)`` is the question asked before a POST;
+    ``tone`` is the Bootstrap colour (danger for what cannot be undone).
     """
 
-    def __init__(self, title, endpoint, icon, post=False, confirm=None, show=None):
+    def __init__(self, title, endpoint, post=False, confirm=None, show=None, tone="secondary"):
         super().__init__(title)
-        self.endpoint, self.icon, self.post = endpoint, icon, post
-        self.confirm, self.show = confirm, show
+        self.endpoint, self.post = endpoint, post
+        self.confirm, self.show, self.tone = confirm, show, tone
 
     def render(self, context, row_id, row):
         if self.show is not None and not self.show(row):
             return ""
         back = context.get("return_url") or request.url
-        icon = Markup('<span class="{}"></span>').format(self.icon)
+        face = self.title
+        css = f"btn btn-sm btn-outline-{self.tone} crm-row-action"
         if not self.post:
-            return Markup('<a class="icon crm-row-action" href="{}" title="{}">{}</a>').format(
-                url_for(self.endpoint, id=row_id, url=back), self.title, icon)
+            return Markup('<a class="{}" href="{}">{}</a>').format(
+                css, url_for(self.endpoint, id=row_id, url=back), face)
         onclick = Markup("")
         if self.confirm is not None:
             onclick = Markup(' onclick="return faHelpers.safeConfirm({});"').format(
                 json.dumps(str(self.confirm(row)), ensure_ascii=False))
         return Markup(
-            '<form class="icon crm-row-action" method="POST" action="{}">'
+            '<form class="crm-row-action" method="POST" action="{}">'
             '<input type="hidden" name="id" value="{}"><input type="hidden" name="url" value="{}">'
             '<input type="hidden" name="csrf_token" value="{}">'
-            '<button type="submit" title="{}"{}>{}</button></form>').format(
-            url_for(self.endpoint), row_id, back, generate_csrf(), self.title, onclick, icon)
+            '<button type="submit" class="{}" title="{}"{}>{}</button></form>').format(
+            url_for(self.endpoint), row_id, back, generate_csrf(), css, self.title, onclick,
+            face)
 
 
 def link(url, text):

@@ -93,11 +93,11 @@ class OpportunityView(OpportunityDetails, CrmModelView):
 
     def get_list_row_actions(self):
         return [
-            RowButton(_l("指派"), ".assign_view", "fa fa-user-plus",
+            RowButton(_l("指派"), ".assign_view",
                       show=lambda row: self.may("marketing.opportunity.assign", row)),
-            RowButton(_l("编辑"), ".edit_view", "fa fa-pencil",
+            RowButton(_l("编辑"), ".edit_view",
                       show=lambda row: self.may(self.edit_permission, row)),
-            RowButton(_l("删除"), ".delete_view", "fa fa-trash", post=True,
+            RowButton(_l("删除"), ".delete_view", post=True, tone="danger",
                       confirm=lambda row: gettext("确认删除“%(name)s”？",
                                                   name=row.customer_name),
                       show=lambda row: self.may(self.delete_permission, row)),
@@ -187,8 +187,8 @@ class PlanView(OpportunityDetails, CrmModelView):
                         "develop_view": "marketing.plan.close",
                         "stop_view": "marketing.plan.close"}
 
-    column_list = ["id", "customer_name", "summary", "contact", "contact_phone",
-                   "assigned_to", "assigned_at", "status"]
+    column_list = ["id", "customer_name", "summary", "contact", "assigned_to", "assigned_at",
+                   "status"]
     column_sortable_list = ["id", "customer_name", "summary", "assigned_at", "status"]
     column_default_sort = ("assigned_at", True)
     column_formatters = {"status": status_formatter(Opportunity.DEVELOPMENT_STATUS),
@@ -211,16 +211,16 @@ class PlanView(OpportunityDetails, CrmModelView):
         def working(code):
             return lambda row: row.in_development and self.may(code, row)
         return [
-            RowButton(_l("查看"), ".details_view", "fa fa-eye"),
-            RowButton(_l("制定计划"), ".plan_view", "fa fa-list-ol",
+            RowButton(_l("查看"), ".details_view"),
+            RowButton(_l("制定计划"), ".plan_view",
                       show=working("marketing.plan.make")),
-            RowButton(_l("执行计划"), ".execute_view", "fa fa-check-square-o",
+            RowButton(_l("执行计划"), ".execute_view",
                       show=working("marketing.plan.execute")),
-            RowButton(_l("开发成功"), ".develop_view", "fa fa-trophy", post=True,
+            RowButton(_l("开发成功"), ".develop_view", post=True, tone="success",
                       confirm=lambda row: gettext("确认“%(name)s”开发成功？系统将创建客户。",
                                                   name=row.customer_name),
                       show=working("marketing.plan.close")),
-            RowButton(_l("终止开发"), ".stop_view", "fa fa-ban", post=True,
+            RowButton(_l("终止开发"), ".stop_view", post=True, tone="danger",
                       confirm=lambda row: gettext("确认终止开发“%(name)s”？",
                                                   name=row.customer_name),
                       show=working("marketing.plan.close")),

@@ -54,7 +54,7 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     log_in(manager, "xiaoming")
     manager.wait_for_url("**/admin/")
     manager.goto("/admin/plan/")
-    manager.click("a[title=制定计划]")
+    manager.click("a.crm-row-action:has-text(\"制定计划\")")
     manager.fill("#date", datetime.date.today().isoformat())
     manager.fill("#content", "上门演示新款电视")
     manager.click("#crm-plan-add button[type=submit]")
