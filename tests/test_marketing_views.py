@@ -481,3 +481,25 @@ def test_the_development_list_filters_by_translated_status_and_counts_only_the_s
                        "failed": "已归档（开发失败）"}  # labels, not the stored codes
     filtered = text(client.get("/admin/plan/?flt0_0=failed"))
     assert "已失败的" in filtered and "开发中的" not in filtered
+
+
+# Who reaches each 营销管理 page at all (the record scope is tested above).
+PAGES = {  # page → roles that may open it
+    "/admin/opportunity/": {"supervisor", "xiaoming", "wangcai"},
+    "/admin/opportunity/new/": {"supervisor", "xiaoming", "wangcai"},
+    "/admin/opportunity/assign/?ids={new}": {"supervisor"},
+    "/admin/plan/": {"supervisor", "xiaoming", "wangcai"},
+    "/admin/plan/plan/?id={working}": {"supervisor", "xiaoming", "wangcai"},
+    "/admin/plan/execute/?id={working}": {"supervisor", "xiaoming", "wangcai"},
+}
+
+
+@pytest.mark.parametrize("username", ["admin", "supervisor", "xiaoming", "wangcai", "executive"])
+def test_each_role_reaches_exactly_its_marketing_pages(client_for, users, username):
+    ids = {"new": opportunity(users).id, "working": assigned(users).id}
+    client = client_for(username)
+    answers = {page: client.get(page.format(**ids)).status_code != 403 for page in PAGES}
+    assert answers == {page: username in roles for page, roles in PAGES.items()}
+    posts = {url: post(client, url, {"id": ids["working"]}).status_code != 403
+             for url in ("/admin/plan/develop/", "/admin/plan/stop/")}
+    assert posts == dict.fromkeys(posts, username in {"supervisor", "xiaoming", "wangcai"})

@@ -2,7 +2,7 @@
 import os
 import stat
 
-from peewee import SqliteDatabase
+from peewee import PostgresqlDatabase, SqliteDatabase
 from playhouse.schema_diff import diff_models
 
 from app import create_app
@@ -66,3 +66,10 @@ def test_configuration_comes_from_the_environment(fresh_app, monkeypatch, tmp_pa
     app = create_app()  # fresh_app restores the suite's database afterwards
     assert app.config["SECRET_KEY"] == "from-the-environment"
     assert db.obj.database == f"{tmp_path}/env.db"
+
+
+def test_the_suite_runs_on_the_database_it_was_given(database):
+    """`make test` runs the suite twice; this proves the second run really is PostgreSQL."""
+    wanted = os.environ.get("TEST_DATABASE_URL", "sqlite")
+    assert isinstance(database, PostgresqlDatabase if wanted.startswith("postgres")
+                      else SqliteDatabase)
