@@ -6,6 +6,7 @@ applies them on every path Flask-Admin exposes: list, count, details, edit,
 delete, actions, export and related-record lookups.
 """
 import datetime
+import itertools
 import json
 
 from flask import abort, flash, g, has_request_context, redirect, request, url_for
@@ -19,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from peewee import SQL, IntegrityError
+from peewee import SQL, ForeignKeyField, IntegrityError
 from wtforms.fields.core import UnboundField
 
 from models import DomainError, db
@@ -67,6 +68,27 @@ def status_formatter(labels):
         code = getattr(model, name)
         return gettext(labels[code]) if code in labels else code
     return format_status
+
+
+def attach_related(rows, model, path):
+    """Load the rows' related records along ``path`` with one query per step.
+
+    A foreign key shown in a list would otherwise cost one query per row (the
+    Peewee backend has no select_related); peewee reads what is put in
+    ``__rel__`` instead of querying.
+    """
+    field = model._meta.fields.get(path[0])
+    if not isinstance(field, ForeignKeyField) or not rows:
+        return
+    keys = {row.__data__.get(field.name) for row in rows} - {None}
+    related = {getattr(obj, field.rel_field.name): obj for obj in
+               field.rel_model.select().where(field.rel_field.in_(keys))} if keys else {}
+    for row in rows:
+        key = row.__data__.get(field.name)
+        if key in related:
+            row.__rel__[field.name] = related[key]
+    if len(path) > 1:
+        attach_related(list(related.values()), field.rel_model, path[1:])
 
 
 def status_filter(field, labels, name=None):
@@ -277,8 +299,14 @@ class CrmModelView(PermissionMixin, ModelView):
         # A crafted ?sort= naming a column that is not sortable is ignored, not a 500.
         if sort_column is not None and sort_column not in self._sortable_columns:
             sort_column = None
-        return super().get_list(page, sort_column, sort_desc, search, filters,
-                                execute=execute, page_size=page_size)
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
+                                       execute=execute, page_size=page_size)
+        if execute:
+            rows = list(rows)
+            for column in self.column_list or ():
+                if isinstance(column, str):
+                    attach_related(rows, self.model, column.split("."))
+        return count, rows
 
     # -- writes: atomic, non-recursive, business errors shown as messages -----
     def create_model(self, form):
@@ -327,6 +355,12 @@ class CrmModelView(PermissionMixin, ModelView):
             flash(gettext("该记录仍被其他数据引用或与已有数据重复，未能保存。"), "error")
             return True
         return super().handle_view_exception(exc)
+
+    def _export_csv(self, return_url):
+        """CSV opens in Excel on a Chinese Windows only with a UTF-8 byte order mark."""
+        response = super()._export_csv(return_url)
+        response.response = itertools.chain(["\ufeff"], response.response)
+        return response
 
     def get_export_name(self, export_type="csv"):
         stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")

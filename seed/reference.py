@@ -61,20 +61,24 @@ ROLES = {
 
 
 def load_dictionary():
-    for category, item, value, editable in DICTIONARY:
-        DictionaryEntry.get_or_create(category=category, item=item,
-                                      defaults={"value": value, "editable": editable})
+    """Add the entries that are missing (by 类别 and 条目); existing ones stay as they are."""
+    present = set(DictionaryEntry.select(DictionaryEntry.category, DictionaryEntry.item)
+                  .tuples())
+    missing = [{"category": c, "item": i, "value": v, "editable": e}
+               for c, i, v, e in DICTIONARY if (c, i) not in present]
+    if missing:
+        DictionaryEntry.insert_many(missing).execute()
 
 
 def load_roles():
-    roles = {}
-    for code, (name, description, grants) in ROLES.items():
-        role = Role.get_or_none(Role.code == code)
-        if role is None:
-            role = Role.create(code=code, name=name, description=description,
-                               permissions=sorted(format_grant(c, s) for c, s in grants.items()))
-        roles[code] = role
-    return roles
+    """Add the roles that are missing (by code); a role's grants, once there, are the UI's."""
+    present = {role.code for role in Role.select(Role.code)}
+    missing = [{"code": code, "name": name, "description": description,
+                "permissions": ",".join(sorted(format_grant(c, s) for c, s in grants.items()))}
+               for code, (name, description, grants) in ROLES.items() if code not in present]
+    if missing:
+        Role.insert_many(missing).execute()
+    return {role.code: role for role in Role.select().where(Role.code.in_(list(ROLES)))}
 
 
 def load():

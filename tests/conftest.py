@@ -5,12 +5,13 @@ another one (``make test`` runs the suite a second time on PostgreSQL).
 """
 import os
 import re
+import uuid
 
 import pytest
 from peewee import PostgresqlDatabase
 
 from app import create_app
-from models import ALL_MODELS, Role, User, db, schema
+from models import ALL_MODELS, Role, User, UserRoles, db, schema
 from seed import demo, reference
 
 # The demo accounts of the README: username → (full name, role code), and their password.
@@ -79,9 +80,19 @@ def make_user(app, username, full_name, role_codes, active=True):
 
 @pytest.fixture
 def users(app):
-    """The five demo accounts, {username: User}."""
-    return {name: make_user(app, name, full, [role])
-            for name, (full, role) in DEMO_USERS.items()}
+    """The five demo accounts, {username: User}, written in two statements."""
+    with app.test_request_context():
+        from flask_security import hash_password
+        password = hash_password(PASSWORD)
+    roles = {role.code: role.id for role in Role.select(Role.id, Role.code)}
+    with db.atomic():
+        User.insert_many([{"username": name, "full_name": full, "password": password,
+                           "active": True, "fs_uniquifier": uuid.uuid4().hex}
+                          for name, (full, _) in DEMO_USERS.items()]).execute()
+        accounts = {u.username: u for u in User.select().where(User.username.in_(list(DEMO_USERS)))}
+        UserRoles.insert_many([{"user": accounts[name].id, "role": roles[role]}
+                               for name, (_, role) in DEMO_USERS.items()]).execute()
+    return accounts
 
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

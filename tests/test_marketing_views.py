@@ -503,3 +503,12 @@ def test_each_role_reaches_exactly_its_marketing_pages(client_for, users, userna
     posts = {url: post(client, url, {"id": ids["working"]}).status_code != 403
              for url in ("/admin/plan/develop/", "/admin/plan/stop/")}
     assert posts == dict.fromkeys(posts, username in {"supervisor", "xiaoming", "wangcai"})
+
+
+def test_exports_open_in_excel_with_chinese_intact(client_for, users):
+    opportunity(users)
+    csv = client_for("xiaoming").get("/admin/opportunity/export/csv/")
+    assert csv.get_data().startswith("\ufeff".encode())  # Excel needs the BOM for UTF-8
+    assert "上海远景科技" in csv.get_data(as_text=True)
+    xlsx = client_for("xiaoming").get("/admin/opportunity/export/xlsx/")
+    assert xlsx.status_code == 200 and xlsx.get_data()[:2] == b"PK"
