@@ -24,7 +24,7 @@ translations: $(VENV)/.installed
 
 # Re-extract the UI texts and merge them into the English catalog (then translate the new ones).
 catalog: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext -k _ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext -k _ -k lazy_pgettext:1c,2 --no-location --sort-output \
 		-o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en -D messages
 

@@ -9,7 +9,7 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import BaseForm
-from flask_babel import gettext, ngettext
+from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_security import current_user
 from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, validators
@@ -97,7 +97,8 @@ class OpportunityView(OpportunityDetails, CrmModelView):
                       show=lambda row: self.may("marketing.opportunity.assign", row)),
             RowButton(_l("编辑"), ".edit_view",
                       show=lambda row: self.may(self.edit_permission, row)),
-            RowButton(_l("删除"), ".delete_view", post=True, tone="danger",
+            RowButton(lazy_pgettext("button", "删除"), ".delete_view", post=True,
+                      tone="danger",
                       confirm=lambda row: gettext("确认删除“%(name)s”？",
                                                   name=row.customer_name),
                       show=lambda row: self.may(self.delete_permission, row)),
@@ -216,7 +217,8 @@ class PlanView(OpportunityDetails, CrmModelView):
                       show=working("marketing.plan.make")),
             RowButton(_l("执行计划"), ".execute_view",
                       show=working("marketing.plan.execute")),
-            RowButton(_l("开发成功"), ".develop_view", post=True, tone="success",
+            RowButton(lazy_pgettext("button", "开发成功"), ".develop_view", post=True,
+                      tone="success",
                       confirm=lambda row: gettext("确认“%(name)s”开发成功？系统将创建客户。",
                                                   name=row.customer_name),
                       show=working("marketing.plan.close")),

@@ -52,7 +52,8 @@ def menu_of(html):
     """[(category, [items])] of the main navigation bar."""
     nav = html.split('<ul class="nav navbar-nav mr-auto">', 1)[1].split("navbar-right", 1)[0]
     menu = []
-    for block in nav.split('<li class="dropdown">')[1:] + nav.split('<li class="active dropdown">')[1:]:
+    blocks = re.split(r'<li class="(?:active )?dropdown">', nav)[1:]
+    for block in blocks:
         category = re.search(r"dropdown-toggle[^>]*>(.*?)<i", block, re.S).group(1)
         category = re.sub(r"<[^>]+>", "", category).strip()
         items = [re.sub(r"\s+", "", i) for i in

@@ -50,13 +50,14 @@ def test_every_message_has_an_english_translation(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
                     "babel.cfg", "-k", "_l", "-k", "N_", "-k", "gettext", "-k", "_",
+                    "-k", "lazy_pgettext:1c,2",
                     "--no-location", "-o", str(pot), "."], cwd=ROOT, check=True,
                    capture_output=True)
     with open(pot, "rb") as fh:
-        extracted = {m.id for m in read_po(fh) if m.id}
+        extracted = {(m.context, m.id) for m in read_po(fh) if m.id}
     with open(os.path.join(ROOT, "translations/en/LC_MESSAGES/messages.po"), "rb") as fh:
-        catalog = {m.id: m.string for m in read_po(fh) if m.id}
-    missing = sorted(m for m in extracted if not catalog.get(m))
+        catalog = {(m.context, m.id): m.string for m in read_po(fh) if m.id}
+    missing = sorted((m for m in extracted if not catalog.get(m)), key=str)
     assert not missing, f"untranslated (run `make catalog`, then translate): {missing}"
 
 

@@ -512,3 +512,13 @@ def test_exports_open_in_excel_with_chinese_intact(client_for, users):
     assert "上海远景科技" in csv.get_data(as_text=True)
     xlsx = client_for("xiaoming").get("/admin/opportunity/export/xlsx/")
     assert xlsx.status_code == 200 and xlsx.get_data()[:2] == b"PK"
+
+
+def test_in_english_a_button_and_a_status_of_the_same_chinese_word_read_differently(
+        client_for, users):
+    assigned(users, customer_name="进行中")
+    assigned(users, customer_name="已成交").develop(by=users["xiaoming"], at=NOW)
+    client = client_for("xiaoming")
+    client.get("/locale/en")
+    page = text(client.get("/admin/plan/"))
+    assert "Mark developed" in page and "Archived (developed)" in page
