@@ -14,7 +14,7 @@ from flask_security import current_user
 from markupsafe import Markup
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, validators
 
-from models import DomainError, Opportunity, PlanItem
+from models import DomainError, Opportunity, PlanItem, db
 from models.base import now
 
 from .base import (CrmModelView, RowButton, _l, domain_message, status_filter,
@@ -108,13 +108,28 @@ class OpportunityView(OpportunityDetails, CrmModelView):
     def on_model_change(self, form, model, is_created):
         if is_created:
             model.stamp_created(by=current_user.id, at=now())
-        else:
-            model.ensure_editable()
         model.clean()
 
     def after_model_change(self, form, model, is_created):
         if is_created:
             model.record_created()
+
+    def update_model(self, form, model):
+        """Only the edited fields are written, and only while the row is still 未指派.
+
+        Flask-Admin's own update saves every column, which would undo an
+        assignment made between opening the form and saving it.
+        """
+        try:
+            with db.atomic():
+                form.populate_obj(model)
+                self._on_model_change(form, model, False)
+                model.save_unassigned(self.form_columns)
+        except DomainError as exc:
+            self.handle_view_exception(exc)
+            return False
+        self.after_model_change(form, model, False)
+        return True
 
     def delete_model(self, model):
         try:

@@ -129,17 +129,13 @@ class Opportunity(BaseModel):
     def record_created(self):
         StatusChange.record(self, None, self.NEW, self.created_by, self.created_at)
 
-    def ensure_editable(self):
-        """Edited only while 未指派 (read from the database: the row may have moved on)."""
-        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
-                .scalar() != self.NEW:
+    def save_unassigned(self, fields):
+        """Save edits of ``fields`` only while 未指派: an assignment made meanwhile wins."""
+        self.clean()
+        rows = (Opportunity.update({f: getattr(self, f) for f in fields})
+                .where(Opportunity.id == self.id, Opportunity.status == self.NEW).execute())
+        if rows != 1:
             raise DomainError(N_("“%(name)s”已被指派，不能再修改"), name=self.customer_name)
-
-    def ensure_deletable(self):
-        """Deleted only while 未指派; deleting removes nothing else."""
-        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
-                .scalar() != self.NEW:
-            raise DomainError(N_("“%(name)s”已被指派，不能删除"), name=self.customer_name)
 
     def delete_unassigned(self):
         """Delete this opportunity if (and only if) it is still 未指派."""

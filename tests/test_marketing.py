@@ -80,12 +80,26 @@ def test_optional_texts_left_blank_are_stored_as_null(users):
 
 def test_only_an_unassigned_opportunity_can_be_edited(users):
     o = opportunity(users)
-    o.ensure_editable()
+    o.summary = "改为 300 台"
+    o.save_unassigned(["summary"])
+    assert Opportunity.get_by_id(o.id).summary == "改为 300 台"
+    stale = Opportunity.get_by_id(o.id)  # read before the assignment below
     o.assign(users["wangcai"], by=users["supervisor"], at=NOW)
-    stale = Opportunity.get_by_id(o.id)
-    stale.status = Opportunity.NEW  # a copy read before the assignment
+    stale.summary = "被改了"
     with pytest.raises(DomainError):
-        stale.ensure_editable()
+        stale.save_unassigned(["summary", "status", "assigned_to"])
+    saved = Opportunity.get_by_id(o.id)
+    assert (saved.summary, saved.status, saved.assigned_to_id) == (
+        "改为 300 台", Opportunity.ASSIGNED, users["wangcai"].id)
+
+
+def test_an_edit_is_checked_like_a_new_opportunity(users):
+    o = opportunity(users)
+    o.probability = 101
+    with pytest.raises(DomainError) as error:
+        o.save_unassigned(["probability"])
+    assert error.value.field == "probability"
+    assert Opportunity.get_by_id(o.id).probability == 60
 
 
 def test_an_unassigned_opportunity_is_deleted_and_nothing_else(users):
