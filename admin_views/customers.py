@@ -118,6 +118,10 @@ class OrderView(PerCustomerView, ReadOnlyView):
     column_formatters_detail = {"status": status_formatter(Order.STATUS), "total": order_total,
                                 "lines": lambda v, c, m, n: order_lines(m)}
 
+    def get_list(self, *args, **kwargs):
+        count, rows = super().get_list(*args, **kwargs)
+        return count, Order.load_totals(rows) if kwargs.get("execute", True) else rows
+
 
 def order_lines(order):
     rows = Markup("").join(

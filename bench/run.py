@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -430,15 +431,21 @@ def redact(url):
     return url
 
 
+def pad(text, width):
+    """``text`` left-aligned in ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)
+
+
 def print_pages(pages):
     print(f"\n{'page':34} {'role':10} {'status':>6} {'median':>8} {'p95':>8} "
           f"{'queries':>7} {'max rep':>7} {'KB':>7}")
     for p in pages:
         if p.get("skipped"):
-            print(f"{p['page']:34} {p['role']:10} {p['status']:>6} {'skipped':>8}")
+            print(f"{pad(p['page'], 34)} {p['role']:10} {p['status']:>6} {'skipped':>8}")
             continue
         flag = "  <-- >200 ms" if p["p95_ms"] > 200 else ""
-        print(f"{p['page']:34} {p['role']:10} {p['status']:>6} {p['median_ms']:>8.1f} "
+        print(f"{pad(p['page'], 34)} {p['role']:10} {p['status']:>6} {p['median_ms']:>8.1f} "
               f"{p['p95_ms']:>8.1f} {p['queries']:>7} {p['most_repeated']:>7} "
               f"{p['bytes'] / 1024:>7.1f}{flag}")
 

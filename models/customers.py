@@ -60,7 +60,9 @@ class Customer(BaseModel):
     def next_number(cls, day):
         """客户编号 = KH + yyMMdd + the day's 3-digit sequence, never reused."""
         prefix = cls.number_prefix(day)
-        last = (cls.select(fn.MAX(cls.number)).where(cls.number.startswith(prefix)).scalar())
+        # BETWEEN, not LIKE: PostgreSQL's ILIKE would scan the table instead of the index.
+        last = (cls.select(fn.MAX(cls.number))
+                .where(cls.number.between(prefix + "000", prefix + "999")).scalar())
         seq = int(last[len(prefix):]) + 1 if last else 1
         if seq > 999:
             raise DomainError(N_("今天的客户编号已用完（每天最多 999 个）"))
@@ -145,7 +147,20 @@ class Order(BaseModel):
     @property
     def total(self):
         """总金额 = Σ 数量 × 单价 over the order's lines."""
+        if "_total" in self.__dict__:
+            return self._total
         return sum((line.amount for line in self.lines), Decimal("0"))
+
+    @classmethod
+    def load_totals(cls, orders):
+        """Give many orders their 总金额 with one query (a list would otherwise ask per row)."""
+        amount = fn.SUM(OrderLine.quantity * OrderLine.price)
+        sums = dict(OrderLine.select(OrderLine.order, amount)
+                    .where(OrderLine.order.in_([o.id for o in orders]))
+                    .group_by(OrderLine.order).tuples()) if orders else {}
+        for order in orders:
+            order._total = Decimal(str(sums.get(order.id) or 0)).quantize(Decimal("0.01"))
+        return orders
 
 
 class OrderLine(BaseModel):
