@@ -9,6 +9,7 @@ class DictionaryView(CrmModelView):
 
     permission = create_permission = edit_permission = delete_permission = "basedata.dictionary"
     column_list = ["id", "category", "item", "value", "editable"]
+    column_sortable_list = ["id", "category", "item", "value"]
     column_labels = {"id": _l("编号"), "category": _l("类别"), "item": _l("条目"),
                      "value": _l("值"), "editable": _l("是否可编辑")}
     column_searchable_list = ["category", "item", "value"]
@@ -28,6 +29,7 @@ class ProductView(ReadOnlyView):
 
     permission = "basedata.product"
     column_list = ["id", "name", "model", "batch", "unit", "price", "note"]
+    column_sortable_list = ["id", "name", "model", "batch"]
     column_labels = {"id": _l("编号"), "name": _l("名称"), "model": _l("型号"),
                      "batch": _l("等级/批次"), "unit": _l("单位"), "price": _l("单价（元）"),
                      "note": _l("备注")}
@@ -43,7 +45,7 @@ class StockView(ReadOnlyView):
                      "location": _l("货位"), "quantity": _l("件数"), "note": _l("备注")}
     column_searchable_list = [Product.name, Product.model, Product.batch, "warehouse"]
     column_search_labels = [_l("产品名称"), _l("型号"), _l("批次"), _l("仓库")]
-    column_sortable_list = ["id", ("product", Product.name), "warehouse", "location", "quantity"]
+    column_sortable_list = ["id", ("product", Product.name), "warehouse"]
 
 
 def views():

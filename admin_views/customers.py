@@ -79,6 +79,7 @@ class PerCustomerView(CrmModelView):
 class ContactView(PerCustomerView):
     permission = create_permission = edit_permission = delete_permission = "customers.contact"
     column_list = ["customer", "name", "gender", "title", "office_phone", "mobile", "note"]
+    column_sortable_list = [("customer", Customer.number), "name"]
     column_labels = {"customer": _l("客户"), "name": _l("姓名"), "gender": _l("性别"),
                      "title": _l("职位"), "office_phone": _l("办公电话"), "mobile": _l("手机"),
                      "note": _l("备注")}
@@ -92,6 +93,7 @@ class ContactView(PerCustomerView):
 class ActivityView(PerCustomerView):
     permission = create_permission = edit_permission = delete_permission = "customers.activity"
     column_list = ["customer", "date", "place", "summary", "detail", "note"]
+    column_sortable_list = [("customer", Customer.number), "date", "summary"]
     column_labels = {"customer": _l("客户"), "date": _l("时间"), "place": _l("地点"),
                      "summary": _l("概要"), "detail": _l("详细信息"), "note": _l("备注")}
     column_default_sort = ("date", True)
@@ -109,6 +111,7 @@ class OrderView(PerCustomerView, ReadOnlyView):
 
     permission = "customers.order"
     column_list = ["customer", "number", "date", "address", "status", "total"]
+    column_sortable_list = [("customer", Customer.number), "number", "date", "status"]
     column_details_list = ["customer", "number", "date", "address", "status", "lines", "total"]
     column_labels = {"customer": _l("客户"), "number": _l("订单编号"), "date": _l("日期"),
                      "address": _l("送货地址"), "status": _l("状态"), "total": _l("总金额"),

@@ -71,6 +71,7 @@ class OpportunityView(OpportunityDetails, CrmModelView):
     action_permissions = {"assign": "marketing.opportunity.assign"}
 
     column_list = ["id", "customer_name", "summary", "contact", "contact_phone", "created_at"]
+    column_sortable_list = ["id", "customer_name", "summary", "contact", "created_at"]
     column_default_sort = ("created_at", True)
     column_formatters = {"status": status_formatter(Opportunity.STATUS),
                          "customer": _customer_link}

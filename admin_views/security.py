@@ -23,6 +23,7 @@ class UserView(CrmModelView):
 
     permission = create_permission = edit_permission = "security.user"
     column_list = ["username", "full_name", "roles", "active", "last_login_at"]
+    column_sortable_list = ["username", "active"]
     column_details_list = ["username", "full_name", "email", "roles", "active", "created_at",
                            "last_login_at", "last_login_ip", "login_count"]
     column_labels = {"username": _l("用户名"), "full_name": _l("姓名"), "email": _l("电子邮件"),
@@ -90,6 +91,7 @@ class RoleView(CrmModelView):
 
     permission = create_permission = edit_permission = delete_permission = "security.role"
     column_list = ["name", "description", "users"]
+    column_sortable_list = ["name"]
     column_labels = {"name": _l("角色名称"), "description": _l("说明"), "users": _l("用户数")}
     column_formatters = {"users": lambda v, c, m, n: m.users.count()}
     form_columns = ["name", "description"]

@@ -61,7 +61,7 @@ class Opportunity(BaseModel):
     created_by = ForeignKeyField(User, backref="created_opportunities")
     created_at = DateTimeField(default=now, index=True)
     assigned_to = ForeignKeyField(User, backref="assigned_opportunities", null=True)
-    assigned_at = DateTimeField(null=True)
+    assigned_at = DateTimeField(null=True, index=True)
     status = CharField(max_length=10, default=NEW, index=True)
     customer = ForeignKeyField(Customer, backref="opportunities", null=True)
 

@@ -2,7 +2,7 @@
 import os
 import stat
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import ForeignKeyField, PostgresqlDatabase, SqliteDatabase
 from playhouse.schema_diff import diff_models
 
 from app import create_app
@@ -23,8 +23,9 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
     old.execute_sql("INSERT INTO role (name, permissions) VALUES ('老角色', 'security.user')")
     assert "locale" not in {c.name for c in old.get_columns("user")}
 
-    assert schema.pending(old) == ["0002_user_locale_permission_audit"]
-    assert schema.upgrade(old) == ["0002_user_locale_permission_audit"]
+    steps = ["0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index"]
+    assert schema.pending(old) == steps
+    assert schema.upgrade(old) == steps
 
     assert "locale" in {c.name for c in old.get_columns("user")}
     assert old.table_exists(PermissionChange._meta.table_name)
@@ -32,6 +33,7 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
         ("laowang", "老王")]
     assert old.execute_sql("SELECT name, permissions FROM role").fetchall() == [
         ("老角色", "security.user")]
+    assert "opportunity_assigned_at" in {i.name for i in old.get_indexes("opportunity")}
     assert schema.upgrade(old) == []  # idempotent
 
 
@@ -73,3 +75,21 @@ def test_the_suite_runs_on_the_database_it_was_given(database):
     wanted = os.environ.get("TEST_DATABASE_URL", "sqlite")
     assert isinstance(database, PostgresqlDatabase if wanted.startswith("postgres")
                       else SqliteDatabase)
+
+
+def test_every_sortable_column_is_indexed(app):
+    """A list sorted by a column scans the table unless the column is indexed."""
+    from admin_views.base import CrmModelView
+
+    def indexed(field):
+        model = field.model
+        return field.primary_key or field.index or field.unique or \
+            isinstance(field, ForeignKeyField) or \
+            any(fields[0] == field.name for fields, _ in model._meta.indexes)
+    unindexed = [
+        (view.endpoint, name) for view in app.extensions["admin"][0]._views
+        if isinstance(view, CrmModelView)
+        for name, column in view._sortable_columns.items()
+        if not indexed(column if not isinstance(column, str)
+                       else view.model._meta.fields[column])]
+    assert not unindexed
