@@ -43,6 +43,23 @@ class DomainError(Exception):
         self.field = field
 
 
+def optional_text(value, limit, field, label):
+    """The text stripped, None when blank; refused when longer than ``limit`` characters."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field, label=label,
+                          limit=limit)
+    return text or None
+
+
+def required_text(value, limit, field, label):
+    """The text stripped; refused when empty or longer than ``limit`` characters."""
+    text = optional_text(value, limit, field, label)
+    if text is None:
+        raise DomainError(N_("请填写%(label)s"), field=field, label=label)
+    return text
+
+
 class BaseModel(Model):
     class Meta:
         database = db

@@ -6,23 +6,12 @@ so two users acting on the same row at once cannot both succeed.
 """
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError, now
+from .base import N_, BaseModel, DomainError, now, optional_text, required_text
 from .customers import Contact, Customer
 from .history import StatusChange
 from .security import User
 
 MANAGER_ROLE = "manager"
-
-
-def _required_text(value, limit, field, label):
-    """The text stripped; refused when empty or longer than ``limit`` characters."""
-    text = (value or "").strip()
-    if not text:
-        raise DomainError(N_("请填写%(label)s"), field=field, label=label)
-    if len(text) > limit:
-        raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field, label=label,
-                          limit=limit)
-    return text
 
 
 class Opportunity(BaseModel):
@@ -95,15 +84,8 @@ class Opportunity(BaseModel):
     def clean(self):
         """Check the fields against SPEC.md §1.1; strip texts, blank optional ones to NULL."""
         for field, (label, limit, required) in self.TEXT_FIELDS.items():
-            value = getattr(self, field)
-            if required:
-                value = _required_text(value, limit, field, label)
-            else:
-                value = (value or "").strip() or None
-                if value and len(value) > limit:
-                    raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field,
-                                      label=label, limit=limit)
-            setattr(self, field, value)
+            check = required_text if required else optional_text
+            setattr(self, field, check(getattr(self, field), limit, field, label))
         if not isinstance(self.probability, int) or isinstance(self.probability, bool) \
                 or not 0 <= self.probability <= 100:
             raise DomainError(N_("成功机率须为 0 到 100 之间的整数"), field="probability")
@@ -214,7 +196,7 @@ class Opportunity(BaseModel):
             raise DomainError(N_("请填写日期"), field="date")
         if date < today:
             raise DomainError(N_("计划日期不能早于今天"), field="date")
-        content = _required_text(content, PlanItem.content.max_length, "content", N_("计划项"))
+        content = required_text(content, PlanItem.content.max_length, "content", N_("计划项"))
         return PlanItem.create(opportunity=self, date=date, content=content)
 
     def history(self):
@@ -243,7 +225,7 @@ class PlanItem(BaseModel):
     def edit_content(self, content):
         """An item's text can change while the opportunity is developed; its date never."""
         self.opportunity.ensure_in_development()
-        self.content = _required_text(content, PlanItem.content.max_length, "content",
+        self.content = required_text(content, PlanItem.content.max_length, "content",
                                       N_("计划项"))
         self.save(only=[PlanItem.content])
 
@@ -259,5 +241,5 @@ class PlanItem(BaseModel):
     def record_result(self, result):
         """执行计划: the 执行效果 of this item (saved on its own)."""
         self.opportunity.ensure_in_development()
-        self.result = _required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"))
+        self.result = required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"))
         self.save(only=[PlanItem.result])
