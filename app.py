@@ -37,6 +37,7 @@ DEFAULTS = {
     "SECURITY_PASSWORD_CHECK_BREACHED": None,  # it would call an outside service
     "SECURITY_SEND_REGISTER_EMAIL": False,
     "SECURITY_I18N_DIRNAME": ["builtin", TRANSLATIONS],
+    "CHURN_MONTHS": 6,  # 客户流失: months without an order before a warning
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
 }

@@ -1,12 +1,18 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn."""
-from flask import request, url_for
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.peewee.filters import BasePeeweeFilter
+from flask_admin.form import BaseForm
 from flask_babel import gettext
+from flask_security import current_user
 from markupsafe import Markup
+from wtforms import TextAreaField, validators
 
-from models import Activity, ChurnRecord, Contact, Customer, Order, OrderLine
+from models import Activity, ChurnRecord, Contact, Customer, DomainError, Order, OrderLine, User
+from models.base import now
 
-from .base import (CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_filter,
-                   status_formatter)
+from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l,
+                   domain_message, status_filter, status_formatter)
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -136,18 +142,93 @@ def order_lines(order):
     return Markup('<table class="table table-sm">{}{}</table>').format(head, rows)
 
 
-class ChurnView(ReadOnlyView):
-    """客户流失管理."""
+class ManagerNameFilter(BasePeeweeFilter):
+    """客户经理 (name contains): churn records of the customers of matching managers."""
 
-    permission = "customers.churn"
+    def apply(self, query, value):
+        managers = User.select(User.id).where(User.full_name.contains(value) |
+                                              User.username.contains(value))
+        return query.where(ChurnRecord.customer.in_(
+            Customer.select(Customer.id).where(Customer.manager.in_(managers))))
+
+    def operation(self):
+        return gettext("包含")
+
+
+class ChurnStepForm(BaseForm):
+    text = TextAreaField(validators=[validators.InputRequired(),
+                                     validators.Length(max=ChurnRecord.TEXT_LIMIT)])
+
+
+class ChurnView(ReadOnlyView):
+    """客户流失管理: warnings found by ``flask detect-churn``, postponed or confirmed here."""
+
+    permission = export_permission = "customers.churn"
+    page_permissions = {"postpone_view": "customers.churn.postpone",
+                        "confirm_view": "customers.churn.confirm"}
     column_list = ["id", "customer", "customer.manager", "last_order_date", "confirmed_at",
                    "status"]
+    column_details_list = ["id", "customer", "customer.manager", "last_order_date", "status",
+                           "measures", "created_at", "reason", "confirmed_at"]
     column_labels = {"id": _l("编号"), "customer": _l("客户"), "customer.manager": _l("客户经理"),
                      "last_order_date": _l("上次下单时间"), "confirmed_at": _l("确认流失时间"),
-                     "status": _l("状态"), "measures": _l("暂缓措施"), "reason": _l("流失原因")}
+                     "status": _l("状态"), "measures": _l("暂缓措施"), "reason": _l("流失原因"),
+                     "created_at": _l("预警时间")}
+    column_searchable_list = [Customer.name]
+    column_search_labels = [_l("客户")]
     column_sortable_list = ["id", "last_order_date", "confirmed_at", "status"]
-    column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS)]
+    column_default_sort = ("id", True)
+    column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS),
+                      ManagerNameFilter(ChurnRecord.customer, _l("客户经理"))]
     column_formatters = {"status": status_formatter(ChurnRecord.STATUS)}
+    column_formatters_detail = {"status": status_formatter(ChurnRecord.STATUS),
+                                "measures": lambda v, c, m, n: Markup("<br>").join(
+                                    m.measure_list())}
+
+    def get_list_row_actions(self):
+        def open_and(code):
+            return lambda row: row.status in ChurnRecord.OPEN and self.may(code, row)
+        return [
+            RowButton(_l("查看"), ".details_view"),
+            RowButton(_l("暂缓流失"), ".postpone_view",
+                      show=open_and("customers.churn.postpone")),
+            RowButton(_l("确认流失"), ".confirm_view", tone="danger",
+                      show=open_and("customers.churn.confirm")),
+        ]
+
+    @expose("/postpone/", methods=("GET", "POST"))
+    def postpone_view(self):
+        return self._step("postpone", _l("追加暂缓措施"),
+                          lambda record, text: record.postpone(text, by=current_user.id,
+                                                               at=now()),
+                          gettext("已暂缓流失"))
+
+    @expose("/confirm/", methods=("GET", "POST"))
+    def confirm_view(self):
+        return self._step("confirm", _l("流失原因"),
+                          lambda record, text: record.confirm(text, by=current_user.id,
+                                                              at=now()),
+                          gettext("已确认流失，客户状态已改为流失"))
+
+    def _step(self, step, label, act, done):
+        """A page with the record, its earlier measures and one required text."""
+        back = request.values.get("url") or url_for(".index_view")
+        record = self.get_one(request.values.get("id"))
+        if record is None or record.status not in ChurnRecord.OPEN:
+            flash(gettext("记录不存在、已确认或您无权操作。"), "error")
+            return redirect(back)
+        form = ChurnStepForm(request.form if request.method == "POST" else None)
+        form.text.label.text = label
+        if request.method == "POST" and form.validate():
+            try:
+                act(record, form.text.data)
+            except DomainError as exc:
+                form.text.errors = [domain_message(exc)]
+            else:
+                flash(done, "success")
+                return redirect(back)
+        return self.render("admin/customers/churn_step.html", record=record, form=form,
+                           step=step, back=back, status=status_formatter(ChurnRecord.STATUS))
 
 
 def views():

@@ -1,10 +1,12 @@
 """The ``flask`` commands that create the schema, load data and create users."""
+import datetime
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_security import hash_password
 
-from models import Role, User, db, schema
+from models import ChurnRecord, Role, User, db, schema
 from seed import reference
 
 
@@ -12,6 +14,7 @@ def register_cli(app):
     app.cli.add_command(init_db)
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
+    app.cli.add_command(detect_churn)
 
 
 @click.command("init-db")
@@ -61,3 +64,17 @@ def create_user(username, full_name, role_codes, password):
                                      password=hash_password(password), active=True)
         user.set_roles(Role.select().where(Role.code.in_(role_codes)))
     click.echo(f"created {username} ({', '.join(role_codes)})")
+
+
+@click.command("detect-churn")
+@click.option("--months", type=int, default=None,
+              help="Months without an order before a warning (default: CHURN_MONTHS, 6).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The day to detect as of (default: today).")
+@with_appcontext
+def detect_churn(months, today):
+    """Open a 预警 churn record for every customer silent too long (for cron, daily)."""
+    months = months or current_app.config["CHURN_MONTHS"]
+    day = today.date() if today else datetime.date.today()
+    created = ChurnRecord.detect(day, months=months)
+    click.echo(f"{len(created)} churn warning(s) opened (no order for more than {months} months)")

@@ -2,6 +2,8 @@
 import datetime
 from decimal import Decimal
 
+import pytest
+
 from models import Customer, Order, OrderLine, Product
 
 
@@ -39,3 +41,125 @@ def test_customer_numbers_use_the_days_range(users):
     assert Customer.next_number(day.date()) == "KH261123001"
     Customer.create_numbered(day, name="当天", manager=users["xiaoming"])
     assert Customer.next_number(day.date()) == "KH261123002"
+
+
+# -- 客户流失管理 ------------------------------------------------------------------
+
+TODAY = datetime.date(2026, 11, 23)
+NOW = datetime.datetime(2026, 11, 23, 10, 0)
+
+
+def months_ago(months, days=0):
+    from models.customers import months_before
+    return months_before(TODAY, months) - datetime.timedelta(days=days)
+
+
+def customer_with_last_order(users, name, last_order=None, created=datetime.date(2024, 1, 1),
+                             status=Customer.ACTIVE, manager="xiaoming"):
+    at = datetime.datetime.combine(created, datetime.time(9))
+    customer = Customer.create_numbered(at, name=name, manager=users[manager], status=status)
+    if last_order:
+        Order.create(customer=customer, number=f"DD-{name}", date=last_order, address="北京")
+    return customer
+
+
+def test_months_before_keeps_the_day_or_the_months_last_day():
+    from models.customers import months_before
+    assert months_before(datetime.date(2026, 11, 23), 6) == datetime.date(2026, 5, 23)
+    assert months_before(datetime.date(2026, 8, 31), 6) == datetime.date(2026, 2, 28)
+    assert months_before(datetime.date(2026, 3, 15), 15) == datetime.date(2024, 12, 15)
+
+
+def test_detection_warns_about_customers_silent_for_more_than_six_months(users):
+    from models import ChurnRecord
+    silent = customer_with_last_order(users, "久未下单", months_ago(6, days=1))
+    customer_with_last_order(users, "刚好六个月", months_ago(6))
+    customer_with_last_order(users, "最近下单", TODAY - datetime.timedelta(days=3))
+    never_old = customer_with_last_order(users, "从未下单老客户")
+    customer_with_last_order(users, "从未下单新客户", created=TODAY - datetime.timedelta(days=30))
+    customer_with_last_order(users, "已流失", months_ago(12), status=Customer.LOST)
+    created = ChurnRecord.detect(TODAY, at=NOW)
+    assert {r.customer.name for r in created} == {"久未下单", "从未下单老客户"}
+    record = ChurnRecord.get(ChurnRecord.customer == silent)
+    assert (record.status, record.last_order_date) == (ChurnRecord.WARNING, months_ago(6, 1))
+    assert ChurnRecord.get(ChurnRecord.customer == never_old).last_order_date is None
+
+
+def test_detection_never_opens_a_second_record_but_may_after_a_confirmed_one(users):
+    from models import ChurnRecord
+    customer_with_last_order(users, "久未下单", months_ago(8))
+    assert len(ChurnRecord.detect(TODAY, at=NOW)) == 1
+    assert ChurnRecord.detect(TODAY, at=NOW) == []
+    record = ChurnRecord.get()
+    record.postpone("下月回访", by=users["xiaoming"], at=NOW)
+    assert ChurnRecord.detect(TODAY, at=NOW) == []  # a postponed record is still open
+    assert ChurnRecord.select().count() == 1
+
+
+def test_the_silence_is_configurable(users):
+    from models import ChurnRecord
+    customer_with_last_order(users, "四个月没下单", months_ago(4))
+    assert ChurnRecord.detect(TODAY, months=6, at=NOW) == []
+    assert len(ChurnRecord.detect(TODAY, months=3, at=NOW)) == 1
+
+
+def test_postponing_appends_dated_signed_measures_and_can_be_repeated(users):
+    from models import ChurnRecord, StatusChange
+    customer_with_last_order(users, "久未下单", months_ago(8))
+    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record.postpone("  电话回访，赠送样品  ", by=users["xiaoming"], at=NOW)
+    later = NOW + datetime.timedelta(days=7)
+    ChurnRecord.get_by_id(record.id).postpone("上门拜访", by=users["supervisor"], at=later)
+    record = ChurnRecord.get_by_id(record.id)
+    assert record.status == ChurnRecord.POSTPONED
+    assert record.measure_list() == ["2026-11-23 10:00 小明：电话回访，赠送样品",
+                                     "2026-11-30 10:00 王主管：上门拜访"]
+    assert [(c.from_status, c.to_status) for c in StatusChange.of(record)] == [
+        ("warning", "postponed")]
+
+
+@pytest.mark.parametrize("text", ["", "   ", None, "字" * 2001])
+def test_a_measure_and_a_reason_are_required_and_bounded(users, text):
+    from models import ChurnRecord, DomainError
+    customer_with_last_order(users, "久未下单", months_ago(8))
+    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    with pytest.raises(DomainError) as error:
+        record.postpone(text, by=users["xiaoming"], at=NOW)
+    assert error.value.field == "measure"
+    with pytest.raises(DomainError) as error:
+        record.confirm(text, by=users["xiaoming"], at=NOW)
+    assert error.value.field == "reason"
+    record = ChurnRecord.get_by_id(record.id)
+    assert (record.status, record.measures, record.reason) == (ChurnRecord.WARNING, None, None)
+
+
+def test_confirming_stamps_the_time_and_loses_the_customer_for_good(users):
+    from models import ChurnRecord, DomainError, StatusChange
+    customer = customer_with_last_order(users, "久未下单", months_ago(8))
+    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record.confirm("客户已转向竞争对手", by=users["xiaoming"], at=NOW)
+    record = ChurnRecord.get_by_id(record.id)
+    assert (record.status, record.reason, record.confirmed_at) == (
+        ChurnRecord.CONFIRMED, "客户已转向竞争对手", NOW)
+    assert Customer.get_by_id(customer.id).status == Customer.LOST
+    assert [(c.from_status, c.to_status) for c in StatusChange.of(customer)] == [
+        ("active", "lost")]
+    for step in (lambda: record.postpone("再试试", by=users["xiaoming"], at=NOW),
+                 lambda: record.confirm("again", by=users["xiaoming"], at=NOW)):
+        with pytest.raises(DomainError):
+            step()
+    assert ChurnRecord.detect(TODAY, at=NOW) == []  # a lost customer is not watched
+
+
+def test_confirming_is_all_or_nothing(users, monkeypatch):
+    from models import ChurnRecord, StatusChange
+    customer = customer_with_last_order(users, "久未下单", months_ago(8))
+    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(StatusChange, "record", broken)
+    with pytest.raises(RuntimeError):
+        record.confirm("原因", by=users["xiaoming"], at=NOW)
+    assert ChurnRecord.get_by_id(record.id).status == ChurnRecord.WARNING
+    assert Customer.get_by_id(customer.id).status == Customer.ACTIVE
