@@ -381,9 +381,10 @@ class RowButton(BaseListRowAction):
     ``tone`` is the Bootstrap colour (danger for what cannot be undone).
     """
 
-    def __init__(self, title, endpoint, post=False, confirm=None, show=None, tone="secondary"):
+    def __init__(self, title, endpoint, post=False, confirm=None, show=None, tone="secondary",
+                 param="id"):
         super().__init__(title)
-        self.endpoint, self.post = endpoint, post
+        self.endpoint, self.post, self.param = endpoint, post, param
         self.confirm, self.show, self.tone = confirm, show, tone
 
     def render(self, context, row_id, row):
@@ -394,7 +395,7 @@ class RowButton(BaseListRowAction):
         css = f"btn btn-sm btn-outline-{self.tone} crm-row-action"
         if not self.post:
             return Markup('<a class="{}" href="{}">{}</a>').format(
-                css, url_for(self.endpoint, id=row_id, url=back), face)
+                css, url_for(self.endpoint, **{self.param: row_id}, url=back), face)
         onclick = Markup("")
         if self.confirm is not None:
             onclick = Markup(' onclick="return faHelpers.safeConfirm({});"').format(

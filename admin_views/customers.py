@@ -3,15 +3,18 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_admin.form import BaseForm
-from flask_babel import gettext
+from flask_babel import gettext, lazy_pgettext
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms import TextAreaField, validators
+from wtforms import SelectField, TextAreaField, validators
 
-from models import Activity, ChurnRecord, Contact, Customer, DomainError, Order, OrderLine, User
+from models import (Activity, ChurnRecord, Contact, Customer, DictionaryEntry, DomainError, Order,
+                    OrderLine, User, db)
 from models.base import now
+from models.basedata import CUSTOMER_LEVEL, REGION
+from models.security import ALL
 
-from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l,
+from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l, current_scope,
                    domain_message, status_filter, status_formatter)
 
 CUSTOMER_LABELS = {
@@ -32,40 +35,97 @@ def stars(view, context, model, name):
     return "☆" * value if value else ""
 
 
-def customer_links(view, context, model, name):
-    """The per-customer screens a row leads to (联系人, 交往记录, 历史订单)."""
-    links = [(endpoint, label) for endpoint, label in
-             (("contact", _l("联系人")), ("activity", _l("交往记录")), ("order", _l("历史订单")))
-             if view.admin._views and _accessible(view, endpoint)]
-    return Markup(" ").join(
-        Markup('<a class="btn btn-sm btn-outline-secondary" href="{}">{}</a>').format(
-            url_for(f"{endpoint}.index_view", customer=model.id), label)
-        for endpoint, label in links)
+def level_label(view, context, model, name):
+    """客户等级 by its dictionary name (普通客户 …), not its value."""
+    labels = {e.value: e.item for e in DictionaryEntry.of(CUSTOMER_LEVEL)}
+    return labels.get(str(model.level), model.level or "")
 
 
-def _accessible(view, endpoint):
-    return any(v.endpoint == endpoint and v.is_accessible() for v in view.admin._views)
+def rating_choices():
+    return [(n, "☆" * n) for n in range(1, 6)]
 
 
-class CustomerView(ReadOnlyView):
-    """客户信息管理: the 正常 customers."""
+class CustomerView(CrmModelView):
+    """客户信息管理: the 正常 customers, edited by their 客户经理, deleted logically."""
 
-    permission = "customers.customer"
-    export_permission = "customers.customer"
-    column_list = ["number", "name", "region", "manager", "level", "actions_links"]
+    permission = export_permission = "customers.customer"
+    edit_permission = "customers.customer.edit"
+    delete_permission = "customers.customer.delete"
+    column_list = ["number", "name", "region", "manager", "level"]
     column_details_list = list(CUSTOMER_LABELS)[:-1]
-    column_labels = {**CUSTOMER_LABELS, "actions_links": _l("客户资料")}
+    column_labels = CUSTOMER_LABELS
     column_searchable_list = ["number", "name", "region"]
     column_filters = ["region", "level"]
     column_sortable_list = ["number", "name", "region", "level"]
     column_default_sort = "number"
-    column_formatters = {"satisfaction": stars, "credit": stars, "actions_links": customer_links,
+    column_formatters = {"satisfaction": stars, "credit": stars, "level": level_label,
                          "status": status_formatter(Customer.STATUS)}
-    column_formatters_export = {"actions_links": lambda *a: ""}
     column_export_list = list(CUSTOMER_LABELS)[:-2]
+    form_columns = ["name", "region", "manager", "level", "satisfaction", "credit", "address",
+                    "zip_code", "phone", "fax", "website", "license_no", "legal_person",
+                    "registered_capital", "annual_revenue", "bank", "bank_account",
+                    "local_tax_no", "national_tax_no"]
+    form_overrides = {"region": SelectField, "level": SelectField, "satisfaction": SelectField,
+                      "credit": SelectField, "manager": SelectField}
+    form_args = {name: {"coerce": int} for name in ("level", "satisfaction", "credit",
+                                                    "manager")}
 
     def base_query(self):
         return Customer.active()
+
+    def get_list_row_actions(self):
+        per_customer = [RowButton(label, f"{endpoint}.index_view", param="customer",
+                                  show=lambda row, e=endpoint: self._reaches(e))
+                        for endpoint, label in (("contact", _l("联系人")),
+                                                ("activity", _l("交往记录")),
+                                                ("order", _l("历史订单")))]
+        return [
+            RowButton(_l("查看"), ".details_view"),
+            RowButton(_l("编辑"), ".edit_view", show=lambda r: self.may(self.edit_permission, r)),
+            *per_customer,
+            RowButton(lazy_pgettext("button", "删除"), ".delete_view", post=True,
+                      tone="danger", show=lambda r: self.may(self.delete_permission, r),
+                      confirm=lambda r: gettext("确认删除“%(name)s”？", name=r.name)),
+        ]
+
+    def _reaches(self, endpoint):
+        return any(v.endpoint == endpoint and v.is_accessible() for v in self.admin._views)
+
+    def edit_form(self, obj=None):
+        """Choices from the dictionary; only a user editing all customers may hand one over."""
+        form = super().edit_form(obj)
+        form.region.choices = [(r, r) for r in DictionaryEntry.items(REGION)]
+        form.level.choices = [(int(e.value), e.item) for e in DictionaryEntry.of(CUSTOMER_LEVEL)]
+        form.satisfaction.choices = form.credit.choices = rating_choices()
+        if current_scope(self.edit_permission) == ALL:
+            form.manager.choices = [(u.id, str(u)) for u in User.managers()]
+        else:
+            del form.manager
+        return form
+
+    def update_model(self, form, model):
+        """Only the edited fields are written, and only while the customer is 正常."""
+        try:
+            with db.atomic():
+                form.populate_obj(model)
+                self._on_model_change(form, model, False)
+                model.save_active([name for name in self.form_columns if name in form])
+        except DomainError as exc:
+            self.handle_view_exception(exc)
+            return False
+        self.after_model_change(form, model, False)
+        return True
+
+    def on_model_change(self, form, model, is_created):
+        model.clean()
+
+    def delete_model(self, model):
+        try:
+            model.remove(by=current_user.id, at=now())
+        except DomainError as exc:
+            flash(domain_message(exc), "error")
+            return False
+        return True
 
 
 class PerCustomerView(CrmModelView):
@@ -73,6 +133,14 @@ class PerCustomerView(CrmModelView):
 
     def is_visible(self):
         return False  # reached from a customer row, not from the menu
+
+    def create_form(self, obj=None):
+        """A record added from a customer's list belongs to that customer by default."""
+        form = super().create_form(obj)
+        customer_id = request.args.get("customer", type=int)
+        if customer_id and request.method == "GET" and "customer" in form:
+            form.customer.data = self._form_ajax_refs["customer"].get_one(customer_id)
+        return form
 
     def base_query(self):
         query = self.model.select()
@@ -94,6 +162,15 @@ class ContactView(PerCustomerView):
     form_choices = {"gender": [(k, v) for k, v in Contact.GENDER.items()]}
     form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.contact",
                                                    fields=["number", "name"])}
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form.name.render_kw = {"readonly": True}  # 姓名 is read-only once saved
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if not is_created:
+            model.name = Contact.get_by_id(model.id).name  # a crafted POST cannot rename
 
 
 class ActivityView(PerCustomerView):

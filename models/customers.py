@@ -10,8 +10,8 @@ from decimal import Decimal
 from peewee import (JOIN, CharField, DateField, DateTimeField, DecimalField, ForeignKeyField,
                     IntegerField, IntegrityError, TextField, fn)
 
-from .base import N_, BaseModel, DomainError, now, required_text
-from .basedata import Product
+from .base import N_, BaseModel, DomainError, now, optional_text, required_text
+from .basedata import CUSTOMER_LEVEL, REGION, DictionaryEntry, Product
 from .history import StatusChange
 from .security import User
 
@@ -43,8 +43,59 @@ class Customer(BaseModel):
     status = CharField(max_length=10, default=ACTIVE, index=True)
     created_at = DateTimeField(default=now, index=True)
 
+    # field → (label, max length) of SPEC.md §2.1; * fields are required
+    REQUIRED_TEXT = {"name": (N_("名称"), 100), "address": (N_("地址"), 300),
+                     "zip_code": (N_("邮政编码"), 10), "phone": (N_("电话"), 50),
+                     "fax": (N_("传真"), 50), "website": (N_("网址"), 100),
+                     "legal_person": (N_("法人"), 50), "bank": (N_("开户银行"), 100),
+                     "bank_account": (N_("银行帐号"), 50)}
+    OPTIONAL_TEXT = {"license_no": (N_("营业执照注册号"), 50),
+                     "local_tax_no": (N_("地税登记号"), 50),
+                     "national_tax_no": (N_("国税登记号"), 50)}
+    RATINGS = {"satisfaction": N_("客户满意度"), "credit": N_("客户信用度")}
+    AMOUNTS = {"registered_capital": N_("注册资金（万元）"), "annual_revenue": N_("年营业额")}
+
     def __str__(self):
         return f"{self.number} {self.name}"
+
+    def clean(self):
+        """Check the fields against SPEC.md §2.1 (the dictionary gives 地区 and 客户等级)."""
+        for field, (label, limit) in self.REQUIRED_TEXT.items():
+            setattr(self, field, required_text(getattr(self, field), limit, field, label))
+        for field, (label, limit) in self.OPTIONAL_TEXT.items():
+            setattr(self, field, optional_text(getattr(self, field), limit, field, label))
+        if self.region not in DictionaryEntry.items(REGION):
+            raise DomainError(N_("请选择地区"), field="region")
+        if str(self.level) not in {e.value for e in DictionaryEntry.of(CUSTOMER_LEVEL)}:
+            raise DomainError(N_("请选择客户等级"), field="level")
+        for field, label in self.RATINGS.items():
+            if getattr(self, field) not in (1, 2, 3, 4, 5):
+                raise DomainError(N_("%(label)s须为 1 到 5 星"), field=field, label=label)
+        for field, label in self.AMOUNTS.items():
+            value = getattr(self, field)
+            if value is not None and value < 0:
+                raise DomainError(N_("%(label)s不能为负数"), field=field, label=label)
+        if not User.managers().where(User.id == self.manager_id).exists():
+            raise DomainError(N_("客户经理须为在职的客户经理"), field="manager")
+
+    def save_active(self, fields):
+        """Save edits of ``fields`` only while the customer is 正常 (not lost or deleted)."""
+        self.clean()
+        rows = (Customer.update({f: getattr(self, f) for f in fields})
+                .where(Customer.id == self.id, Customer.status == self.ACTIVE).execute())
+        if rows != 1:
+            raise DomainError(N_("客户“%(name)s”已流失或已删除，不能修改"), name=self.name)
+
+    def remove(self, by, at=None):
+        """删除 is logical: the customer becomes 删除 and all his history stays."""
+        at = at or now()
+        with self._meta.database.atomic():
+            rows = (Customer.update(status=self.DELETED)
+                    .where(Customer.id == self.id, Customer.status == self.ACTIVE).execute())
+            if rows != 1:
+                raise DomainError(N_("客户“%(name)s”已流失或已删除"), name=self.name)
+            StatusChange.record(self, self.ACTIVE, self.DELETED, by, at)
+        self.status = self.DELETED
 
     @classmethod
     def owned_by(cls, user):

@@ -11,9 +11,6 @@ from .customers import Contact, Customer
 from .history import StatusChange
 from .security import User
 
-MANAGER_ROLE = "manager"
-
-
 class Opportunity(BaseModel):
     NEW, ASSIGNED, DEVELOPED, FAILED = "new", "assigned", "developed", "failed"
     STATUS = {NEW: N_("未指派"), ASSIGNED: N_("已指派"),
@@ -145,7 +142,7 @@ class Opportunity(BaseModel):
     @staticmethod
     def assignable_managers():
         """Who an opportunity can be assigned to: the active users holding the 客户经理 role."""
-        return User.with_role(MANAGER_ROLE)
+        return User.managers()
 
     def assign(self, manager, by, at=None):
         """指派: to an active 客户经理; stamps 指派时间; only from 未指派."""

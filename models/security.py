@@ -18,6 +18,7 @@ from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField, Int
 from .base import N_, BaseModel, DomainError, now
 
 OWN, ALL = "own", "all"
+MANAGER_ROLE = "manager"  # the code of the 客户经理 role: who customers and work go to
 SCOPES = {OWN: N_("本人"), ALL: N_("全部")}
 
 
@@ -208,6 +209,11 @@ class User(UserMixin, BaseModel):
         if not self.can(code):
             return None
         return self._grants[code] or ALL
+
+    @classmethod
+    def managers(cls):
+        """The active 客户经理: who opportunities, services and customers can go to."""
+        return cls.with_role(MANAGER_ROLE)
 
     @classmethod
     def with_role(cls, role_code):

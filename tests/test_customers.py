@@ -163,3 +163,70 @@ def test_confirming_is_all_or_nothing(users, monkeypatch):
         record.confirm("原因", by=users["xiaoming"], at=NOW)
     assert ChurnRecord.get_by_id(record.id).status == ChurnRecord.WARNING
     assert Customer.get_by_id(customer.id).status == Customer.ACTIVE
+
+
+# -- 客户信息管理 ------------------------------------------------------------------
+
+COMPLETE = {"region": "北京", "level": 3, "satisfaction": 4, "credit": 5, "address": "北京市海淀区",
+            "zip_code": "100080", "phone": "010-1", "fax": "010-2", "website": "www.x.cn",
+            "legal_person": "张三", "bank": "工商银行", "bank_account": "6222"}
+
+
+def complete_customer(users, **fields):
+    customer = Customer.create_numbered(NOW, name="完整客户", manager=users["xiaoming"])
+    for name, value in {**COMPLETE, **fields}.items():
+        setattr(customer, name, value)
+    return customer
+
+
+def test_a_complete_customer_is_saved(users):
+    customer = complete_customer(users)
+    customer.save_active(list(COMPLETE))
+    assert Customer.get_by_id(customer.id).legal_person == "张三"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("region", "火星"), ("region", None), ("level", 9), ("level", None),
+    ("satisfaction", 0), ("credit", 6), ("credit", None), ("address", " "),
+    ("zip_code", "1" * 11), ("legal_person", ""), ("bank_account", None),
+    ("registered_capital", Decimal("-1")), ("manager", 99999)])
+def test_customer_fields_follow_the_spec(users, field, value):
+    from models import DomainError
+    customer = complete_customer(users)
+    if field == "manager":
+        customer.manager_id = value
+    else:
+        setattr(customer, field, value)
+    with pytest.raises(DomainError) as error:
+        customer.save_active(list(COMPLETE) + ["registered_capital", "manager"])
+    assert error.value.field == field
+
+
+def test_a_customer_goes_only_to_an_active_account_manager(users):
+    from models import DomainError
+    customer = complete_customer(users)
+    customer.manager = users["supervisor"]
+    with pytest.raises(DomainError):
+        customer.save_active(["manager"])
+    customer.manager = users["wangcai"]
+    customer.save_active(["manager"])
+    assert Customer.get_by_id(customer.id).manager_id == users["wangcai"].id
+
+
+def test_deleting_is_logical_and_keeps_the_history(users):
+    from models import Contact, DomainError, StatusChange
+    customer = complete_customer(users)
+    customer.save_active(list(COMPLETE))
+    Contact.create(customer=customer, name="李四", title="经理", office_phone="1")
+    Order.create(customer=customer, number="DD1", date=TODAY, address="北京")
+    customer.remove(by=users["xiaoming"], at=NOW)
+    saved = Customer.get_by_id(customer.id)
+    assert saved.status == Customer.DELETED and saved.contacts.count() == 1
+    assert saved.orders.count() == 1
+    assert [(c.from_status, c.to_status) for c in StatusChange.of(saved)] == [
+        ("active", "deleted")]
+    assert customer.id not in [c.id for c in Customer.active()]
+    with pytest.raises(DomainError):
+        saved.remove(by=users["xiaoming"], at=NOW)
+    with pytest.raises(DomainError):
+        saved.save_active(["name"])  # a deleted customer is no longer edited

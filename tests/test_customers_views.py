@@ -1,5 +1,6 @@
 """客户流失管理 through the client and the command line, as each role."""
 import datetime
+import re
 
 import pytest
 
@@ -137,3 +138,91 @@ def test_the_detail_page_shows_measures_and_reason(client_for, records):
     record.postpone("电话回访", by=record.customer.manager_id)
     page = text(client_for("xiaoming").get(f"/admin/churn/details/?id={record.id}"))
     assert "电话回访" in page and "暂缓流失" in page
+
+
+# -- 客户信息管理 ------------------------------------------------------------------
+
+EDIT = {"name": "北京星光电子", "region": "北京", "level": "3", "satisfaction": "4", "credit": "5",
+        "address": "北京市海淀区", "zip_code": "100080", "phone": "010-1", "fax": "010-2",
+        "website": "www.x.cn", "legal_person": "张三", "bank": "工商银行", "bank_account": "6222",
+        "license_no": "", "registered_capital": "", "annual_revenue": "", "local_tax_no": "",
+        "national_tax_no": ""}
+
+
+@pytest.fixture
+def book(users):
+    from tests.test_scope import customer
+    return {"mine": customer(users["xiaoming"], "小明的客户", 1),
+            "theirs": customer(users["wangcai"], "旺财的客户", 2)}
+
+
+def test_a_manager_edits_his_customer(client_for, book):
+    client = client_for("xiaoming")
+    url = f"/admin/customer/edit/?id={book['mine'].id}"
+    page = text(client.get(url))
+    assert 'name="manager"' not in page  # handing a customer over is not his to do
+    response = post(client, url, {**EDIT, "manager": book["theirs"].manager_id})
+    assert response.status_code == 302
+    saved = Customer.get_by_id(book["mine"].id)
+    assert (saved.name, saved.legal_person, saved.credit) == ("北京星光电子", "张三", 5)
+    assert saved.manager_id == book["mine"].manager_id
+
+
+@pytest.mark.parametrize("field, value", [("region", "火星"), ("level", "9"), ("credit", "0"),
+                                          ("name", ""), ("address", "  "),
+                                          ("zip_code", "1" * 11), ("phone", "")])
+def test_bad_customer_input_is_answered_next_to_the_field(client_for, book, field, value):
+    client = client_for("xiaoming")
+    url = f"/admin/customer/edit/?id={book['mine'].id}"
+    response = post(client, url, {**EDIT, field: value})
+    assert response.status_code == 200
+    page = text(response)
+    assert re.search(rf'<(?:input|select)[^>]*id="{field}"[^>]*is-invalid|'
+                     rf'<(?:input|select)[^>]*is-invalid[^>]*id="{field}"', page), field
+    assert "北京市海淀区" in page or field == "address"  # what was typed is kept
+    assert Customer.get_by_id(book["mine"].id).legal_person is None
+
+
+def test_another_manager_and_the_supervisor_cannot_edit(client_for, book):
+    url = f"/admin/customer/edit/?id={book['mine'].id}"
+    post(client_for("wangcai"), url, EDIT)
+    assert client_for("supervisor").get(url).status_code == 403
+    assert Customer.get_by_id(book["mine"].id).name == "小明的客户"
+
+
+def test_deleting_a_customer_asks_by_name_and_keeps_him_as_deleted(client_for, book):
+    client = client_for("xiaoming")
+    assert "确认删除“小明的客户”？" in text(client.get("/admin/customer/"))
+    post(client_for("wangcai"), "/admin/customer/delete/", {"id": book["mine"].id})
+    assert Customer.get_by_id(book["mine"].id).status == Customer.ACTIVE
+    response = post(client, "/admin/customer/delete/", {"id": book["mine"].id})
+    assert response.status_code == 302
+    assert Customer.get_by_id(book["mine"].id).status == Customer.DELETED
+    assert "小明的客户" not in text(client.get("/admin/customer/"))
+
+
+def test_the_customer_row_leads_to_his_contacts_interactions_and_orders(client_for, book):
+    page = text(client_for("xiaoming").get("/admin/customer/"))
+    for endpoint in ("contact", "activity", "order"):
+        assert f"/admin/{endpoint}/?customer={book['mine'].id}" in page
+    supervisor = text(client_for("supervisor").get("/admin/customer/"))
+    assert f"/admin/order/?customer={book['mine'].id}" in supervisor
+    assert f"/admin/contact/?customer={book['mine'].id}" not in supervisor
+
+
+def test_a_contact_added_from_the_customer_belongs_to_him_and_keeps_his_name(client_for, book):
+    from models import Contact
+    client = client_for("xiaoming")
+    page = text(client.get(f"/admin/contact/new/?customer={book['mine'].id}"))
+    chosen = re.search(r'<input[^>]*id="customer"[^>]*>', page).group(0)
+    assert f'value="{book["mine"].id}"' in chosen  # the customer is chosen already
+    post(client, "/admin/contact/new/", {"customer": book["mine"].id, "name": "李四",
+                                         "gender": "F", "title": "采购", "office_phone": "1"})
+    contact = Contact.get(Contact.name == "李四")
+    edit = text(client.get(f"/admin/contact/edit/?id={contact.id}"))
+    assert re.search(r'<input[^>]*id="name"[^>]*readonly', edit)
+    post(client, f"/admin/contact/edit/?id={contact.id}", {
+        "customer": book["mine"].id, "name": "王五", "gender": "F", "title": "采购经理",
+        "office_phone": "1"})
+    contact = Contact.get_by_id(contact.id)
+    assert (contact.name, contact.title) == ("李四", "采购经理")
