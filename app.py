@@ -5,6 +5,7 @@ It wires the parts together and owns no business rule.
 import json
 import os
 import secrets
+import threading
 
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
@@ -76,30 +77,49 @@ def create_app(test_config=None):
     return app
 
 
+SECRETS = ("SECRET_KEY", "SECURITY_PASSWORD_SALT")
+
+
 def _load_secrets(app):
     """SECRET_KEY and the password salt: from the environment, else generated once.
 
     Generated values live in ``instance/secrets.json``, readable by its owner only,
     and are reused on every start so sessions and password hashes survive restarts.
+    The file appears whole or not at all (written aside, then linked into place),
+    so server workers starting together all end up with the first one's values.
     """
     path = os.path.join(app.instance_path, "secrets.json")
-    stored = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            stored = json.load(fh)
-    changed = False
-    for key in ("SECRET_KEY", "SECURITY_PASSWORD_SALT"):
-        if app.config.get(key):
-            continue
-        if key not in stored:
-            stored[key] = secrets.token_hex(32)
-            changed = True
-        app.config[key] = stored[key]
-    if changed:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    missing = [key for key in SECRETS if not app.config.get(key)]
+    if not missing:
+        return
+    stored = _read_json(path)
+    if not set(missing) <= set(stored):
+        older = bool(stored)  # a file an older version wrote, lacking a key
+        stored = {**{key: secrets.token_hex(32) for key in SECRETS}, **stored}
+        aside = f"{path}.{os.getpid()}.{threading.get_ident()}"
+        with os.fdopen(os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                       "w", encoding="utf-8") as fh:
             json.dump(stored, fh)
-        os.chmod(path, 0o600)
+        try:
+            if older:
+                os.replace(aside, path)
+            else:
+                os.link(aside, path)  # fails if another worker linked its file first
+        except FileExistsError:
+            stored = _read_json(path)  # another worker was first: take its values
+        finally:
+            if os.path.exists(aside):
+                os.unlink(aside)
+    for key in missing:
+        app.config[key] = stored[key]
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
 
 
 def _connect_per_request(app, database):

@@ -93,3 +93,28 @@ def test_every_sortable_column_is_indexed(app):
         if not indexed(column if not isinstance(column, str)
                        else view.model._meta.fields[column])]
     assert not unindexed
+
+
+def test_workers_starting_together_share_one_secret(fresh_app, monkeypatch):
+    import threading
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    from app import _load_secrets
+
+    class Stub:
+        def __init__(self, path):
+            self.instance_path, self.config = path, {}
+    first = fresh_app()  # makes the instance folder and its secrets.json
+    os.remove(os.path.join(first.instance_path, "secrets.json"))
+    workers = [Stub(first.instance_path) for _ in range(8)]
+    barrier = threading.Barrier(len(workers))
+
+    def start(worker):
+        barrier.wait()
+        _load_secrets(worker)
+    threads = [threading.Thread(target=start, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({w.config["SECRET_KEY"] for w in workers}) == 1
+    assert len({w.config["SECURITY_PASSWORD_SALT"] for w in workers}) == 1
