@@ -15,6 +15,14 @@ class DictionaryView(CrmModelView):
     column_searchable_list = ["category", "item", "value"]
     column_default_sort = [("category", False), ("value", False)]
     form_columns = ["category", "item", "value", "editable"]
+    form_widget_args = {"category": {"list": "crm-categories", "autocomplete": "off"}}
+    create_template = "admin/basedata/dictionary_create.html"
+    edit_template = "admin/basedata/dictionary_edit.html"
+
+    @staticmethod
+    def categories():
+        """The existing 类别, suggested as the user types a new entry's category."""
+        return DictionaryEntry.categories()
 
     def on_model_change(self, form, model, is_created):
         if not is_created:

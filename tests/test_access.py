@@ -128,3 +128,4 @@ def test_operations_not_granted_answer_403_inside_an_allowed_screen(client_for):
     manager = client_for("xiaoming")
     assert manager.get("/admin/product/new/").status_code == 403
     assert manager.post("/admin/product/delete/", data={"id": 1}).status_code in (400, 403)
+
