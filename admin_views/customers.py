@@ -1,21 +1,25 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn."""
-from flask import flash, redirect, request, url_for
+import tablib
+from flask import Response, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_admin.form import BaseForm
-from flask_babel import gettext, lazy_pgettext
+from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms import SelectField, TextAreaField, validators
+from wtforms import FileField, SelectField, TextAreaField, validators
 
 from models import (Activity, ChurnRecord, Contact, Customer, DictionaryEntry, DomainError, Order,
                     OrderLine, User, db)
-from models.base import now
+from models.base import N_, Msgid, now
+from models.customers import IMPORT_COLUMNS, import_customers
 from models.basedata import CUSTOMER_LEVEL, REGION
 from models.security import ALL
 
 from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l, current_scope,
                    domain_message, status_filter, status_formatter)
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -70,8 +74,40 @@ class CustomerView(CrmModelView):
     form_args = {name: {"coerce": int} for name in ("level", "satisfaction", "credit",
                                                     "manager")}
 
+    list_template = "admin/customers/customer_list.html"
+    page_permissions = {"import_view": "customers.customer.import",
+                        "import_template": "customers.customer.import"}
+
     def base_query(self):
         return Customer.active()
+
+    @expose("/import/", methods=("GET", "POST"))
+    def import_view(self):
+        """导入: customers from a CSV (UTF-8 or GBK, as Excel saves it) or XLSX file."""
+        form = ImportForm(request.files if request.method == "POST" else None)
+        errors = []
+        if request.method == "POST" and form.validate():
+            try:
+                rows = read_table(form.file.data)
+                created = import_customers(rows, at=now())
+            except DomainError as exc:
+                form.file.errors = [domain_message(exc)]
+                errors = [(number, gettext(message, **{k: gettext(v) if isinstance(v, Msgid)
+                                                       else v for k, v in params.items()}))
+                          for number, message, params in getattr(exc, "errors", [])]
+            else:
+                flash(ngettext("已导入 %(num)d 个客户", "已导入 %(num)d 个客户", len(created)),
+                      "success")
+                return redirect(url_for(".index_view"))
+        return self.render("admin/customers/import.html", form=form, errors=errors,
+                           columns=list(IMPORT_COLUMNS))
+
+    @expose("/import/template.csv")
+    def import_template(self):
+        """An empty import file with the expected headers, ready for Excel."""
+        return Response("\ufeff" + ",".join(IMPORT_COLUMNS) + "\r\n", mimetype="text/csv",
+                        headers={"Content-Disposition":
+                                 "attachment; filename=customers_import.csv"})
 
     def get_list_row_actions(self):
         per_customer = [RowButton(label, f"{endpoint}.index_view", param="customer",
@@ -126,6 +162,35 @@ class CustomerView(CrmModelView):
             flash(domain_message(exc), "error")
             return False
         return True
+
+
+class ImportForm(BaseForm):
+    file = FileField(_l("导入文件（CSV 或 XLSX）"), validators=[validators.InputRequired()])
+
+
+def read_table(upload):
+    """The rows of an uploaded CSV or XLSX file as dicts keyed by its headers."""
+    content = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise DomainError(N_("文件太大（最大 5 MB）"))
+    try:
+        if content[:2] == b"PK":  # XLSX is a zip archive
+            dataset = tablib.Dataset().load(content, format="xlsx")
+        else:
+            for encoding in ("utf-8-sig", "gb18030"):
+                try:
+                    text = content.decode(encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
+                raise ValueError("encoding")
+            dataset = tablib.Dataset().load(text, format="csv")
+    except Exception:  # tablib and openpyxl raise many kinds on a malformed file
+        raise DomainError(N_("无法读取文件：请上传 CSV 或 XLSX 格式")) from None
+    if not dataset.headers or not {"名称", "客户经理"} <= set(dataset.headers):
+        raise DomainError(N_("文件缺少表头：第一行须为列名（可下载模板）"))
+    return dataset.dict
 
 
 class PerCustomerView(CrmModelView):

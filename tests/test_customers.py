@@ -230,3 +230,33 @@ def test_deleting_is_logical_and_keeps_the_history(users):
         saved.remove(by=users["xiaoming"], at=NOW)
     with pytest.raises(DomainError):
         saved.save_active(["name"])  # a deleted customer is no longer edited
+
+
+# -- 导入 ---------------------------------------------------------------------------
+
+ROW = {"名称": "上海东方贸易有限公司", "地区": "华北", "客户经理": "xiaoming", "客户等级": "大客户",
+       "客户满意度": "4", "客户信用度": "☆☆☆", "地址": "上海市浦东新区", "邮政编码": "200120",
+       "电话": "021-1", "传真": "021-2", "网址": "www.df.cn", "法人": "赵六", "开户银行": "建设银行",
+       "银行帐号": "6227", "注册资金（万元）": "1,000"}
+
+
+def test_an_import_creates_numbered_customers(users):
+    from models.customers import import_customers
+    created = import_customers([ROW, {**ROW, "名称": "第二家", "客户经理": "旺财",
+                                      "客户等级": "5", "客户信用度": "2"}], at=NOW)
+    assert [c.number for c in created] == ["KH261123001", "KH261123002"]
+    first, second = (Customer.get_by_id(c.id) for c in created)
+    assert (first.manager_id, first.level, first.credit, first.registered_capital) == (
+        users["xiaoming"].id, 3, 3, Decimal("1000"))
+    assert (second.manager_id, second.level, second.credit) == (users["wangcai"].id, 5, 2)
+
+
+def test_an_import_with_a_bad_row_saves_nothing_and_names_every_bad_row(users):
+    from models.customers import ImportRefused, import_customers
+    rows = [ROW, {**ROW, "客户经理": "supervisor"}, {**ROW, "地区": "火星"}, ROW,
+            {**ROW, "注册资金（万元）": "很多"}]
+    with pytest.raises(ImportRefused) as refused:
+        import_customers(rows, at=NOW)
+    assert [(number, params.get("label", "")) for number, _, params in refused.value.errors] == [
+        (3, ""), (4, ""), (6, "注册资金（万元）")]
+    assert Customer.select().count() == 0
