@@ -1,13 +1,30 @@
-"""服务管理 screens: one view per step of a service request's life."""
-from flask_security import current_user
-from wtforms import SelectField
+"""服务管理 screens: one view per step of a service request's life.
 
-from models import Customer, DictionaryEntry, ServiceRequest
+服务创建 (a 客户经理 records a request), 服务分配 (a 销售主管 assigns each new one in
+its row, or deletes it), 服务处理 (the assignee answers), 服务反馈 (the 处理结果 and
+满意度 archive it or send it back) and 服务归档 (every service the user may see,
+with its whole history). The rules are the model's (``models/service.py``); these
+views collect input, call its verbs and show what they answer.
+"""
+import datetime
+
+from flask import flash, g, get_template_attribute, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_admin.form import BaseForm
+from flask_admin.helpers import get_redirect_target
+from flask_babel import gettext, lazy_pgettext
+from flask_security import current_user
+from markupsafe import Markup
+from wtforms import RadioField, SelectField, TextAreaField, validators
+
+from models import Customer, DictionaryEntry, DomainError, ServiceRequest
 from models.base import now
 from models.basedata import SERVICE_TYPE
+from models.service import STAR
 
-from .base import (CrmModelView, ReadOnlyView, ScopedAjaxLoader, _l, status_filter,
-                   status_formatter)
+from .base import (CrmModelView, RowButton, ScopedAjaxLoader, _l, domain_message,
+                   status_filter, status_formatter)
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),
@@ -16,75 +33,328 @@ LABELS = {
     "assigned_at": _l("分配时间"), "handling": _l("服务处理"), "handled_by": _l("处理人"),
     "handled_at": _l("处理时间"), "result": _l("处理结果"), "satisfaction": _l("满意度"),
 }
-LIST = ["id", "customer", "summary", "service_type", "created_by", "created_at", "status"]
+DETAILS = list(LABELS)
+TEXT_LIMIT = ServiceRequest.TEXT_LIMIT
+
+
+def stars(view, context, model, name):
+    value = getattr(model, name)
+    return STAR * value if value else ""
+
+
+def multiline(view, context, model, name):
+    """Long texts keep the lines the user typed."""
+    return Markup('<div style="white-space: pre-wrap">{}</div>').format(getattr(model, name) or "")
+
+
+FORMATTERS = {"status": status_formatter(ServiceRequest.STATUS), "satisfaction": stars}
+DETAIL_FORMATTERS = {**FORMATTERS, "request": multiline, "handling": multiline,
+                     "result": multiline}
+
+
+class DictionaryOptions:
+    """A filter's options from a dictionary category, read on every request.
+
+    Flask-Admin computes filter options once, when the view is built; the
+    dictionary changes at run time.
+    """
+
+    def __init__(self, category):
+        self.category = category
+
+    def __bool__(self):
+        return True
+
+    def __iter__(self):
+        return iter([(item, item) for item in DictionaryEntry.items(self.category)])
+
+
+class CreatedBetween(DateBetweenFilter):
+    """创建日期 from one day to another, both included (创建时间 carries the time of day)."""
+
+    def apply(self, query, value):
+        start, end = (datetime.datetime.combine(day, datetime.time()) for day in value)
+        return query.where((self.column >= start) &
+                           (self.column < end + datetime.timedelta(days=1)))
+
+
+FILTERS = [FilterEqual(ServiceRequest.service_type, _l("服务类型"),
+                       options=DictionaryOptions(SERVICE_TYPE)),
+           CreatedBetween(ServiceRequest.created_at, _l("创建日期"))]
+
+
+class ActiveCustomerLoader(ScopedAjaxLoader):
+    """The customer picker of 服务创建: 正常 customers within the user's customer scope
+    (a 客户经理: those he manages). A posted id outside it reads as no customer."""
+
+    def query(self):
+        return super().query().where(Customer.status == Customer.ACTIVE)
+
+
+def show_error(form, exc):
+    """A rule about one field is shown next to it (True); any other is flashed (False)."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
+        return True
+    flash(domain_message(exc), "error")
+    return False
+
+
+class HandleForm(BaseForm):
+    handling = TextAreaField(_l("服务处理"), validators=[validators.InputRequired(),
+                                                        validators.Length(max=TEXT_LIMIT)])
+
+
+class FeedbackForm(BaseForm):
+    result = TextAreaField(_l("处理结果"), validators=[validators.InputRequired(),
+                                                      validators.Length(max=TEXT_LIMIT)])
+    satisfaction = RadioField(_l("满意度"), coerce=int,
+                              choices=[(n, STAR * n) for n in range(1, 6)],
+                              validators=[validators.InputRequired()])
+
+
+class AssignForm(BaseForm):
+    # Any number passes the form; the model says whether it is an active 客户经理.
+    manager = SelectField(_l("分配给"), coerce=int, validate_choice=False,
+                          validators=[validators.InputRequired()])
 
 
 class ServiceStepView(CrmModelView):
-    """A list of the services in one status."""
+    """A list of services (in one status, or all), their details with the history, and
+    the step pages, each reached by ?id= within the scope of the step's permission."""
 
     status = None
-    column_list = LIST
-    column_details_list = list(LABELS)
+    column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at"]
+    column_details_list = DETAILS
     column_labels = LABELS
-    column_searchable_list = ["summary", "service_type", Customer.name]
-    column_search_labels = [_l("概要"), _l("服务类型"), _l("客户名称")]
-    column_filters = ["service_type", "created_at"]
-    column_sortable_list = ["id", "summary", "service_type", "created_at", "status"]
+    column_searchable_list = [Customer.name, "summary", "service_type"]
+    column_search_labels = [_l("客户"), _l("概要"), _l("服务类型")]
+    column_filters = FILTERS
+    column_sortable_list = ["id", "service_type", "summary", "created_at"]
     column_default_sort = ("created_at", True)
-    column_formatters = {"status": status_formatter(ServiceRequest.STATUS)}
+    column_formatters = FORMATTERS
+    column_formatters_detail = DETAIL_FORMATTERS
+    details_template = "admin/service/details.html"
 
     def base_query(self):
-        query = ServiceRequest.select()
-        return query.where(ServiceRequest.status == self.status) if self.status else query
+        return ServiceRequest.in_status(self.status)
+
+    def get_list_row_actions(self):
+        return [RowButton(_l("查看"), ".details_view")]
+
+    def render(self, template, **kwargs):
+        return super().render(template, ServiceRequest=ServiceRequest, **kwargs)
+
+    # -- the step pages ---------------------------------------------------------
+    def back_url(self):
+        return get_redirect_target() or url_for(".index_view")
+
+    def service(self, code):
+        """The service of ?id= (or the posted id) in any status, if ``code`` reaches it.
+
+        Any status, so that a service moved on meanwhile is answered with what
+        happened to it; outside the scope it does not exist.
+        """
+        try:
+            pk = int(request.values.get("id"))
+        except (TypeError, ValueError):
+            return None
+        query = ServiceRequest.select().where(ServiceRequest.id == pk)
+        return self.scoped(query, code).first()
+
+    def step_page(self, step, code, make_form, act, done):
+        """Show ``step`` of one service with ``make_form``; on a valid POST ``act`` and go back.
+
+        A bad input is answered next to its field with what was typed; a service
+        out of reach or no longer at this step sends the user back with a message.
+        """
+        back = self.back_url()
+        service = self.service(code)
+        if service is None:
+            flash(gettext("记录不存在或您无权操作。"), "error")
+            return redirect(back)
+        try:
+            service.expect(step)
+        except DomainError as exc:
+            flash(domain_message(exc), "error")
+            return redirect(back)
+        form = make_form(request.form if request.method == "POST" else None)
+        if request.method == "POST" and form.validate():
+            try:
+                act(service, form)
+            except DomainError as exc:
+                if not show_error(form, exc):
+                    return redirect(back)
+            else:
+                flash(done(service, form), "success")
+                return redirect(back)
+        return self.render("admin/service/step.html", service=service, form=form, step=step,
+                           back=back)
 
 
 class ServiceCreateView(ServiceStepView):
-    """服务创建: a 客户经理 records a request; he sees the ones he created that wait."""
+    """服务创建: a 客户经理 records a request; his list is the ones he created that wait."""
 
     permission = create_permission = "service.create"
     status = ServiceRequest.NEW
+    column_list = ["id", "service_type", "summary", "customer", "created_at"]
     form_columns = ["service_type", "summary", "customer", "request"]
-    form_overrides = {"service_type": SelectField}
-    form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.customer",
-                                                   fields=["number", "name"])}
+    form_overrides = {"service_type": SelectField, "request": TextAreaField}
+    form_args = {
+        "service_type": {"validators": [validators.InputRequired()]},
+        # the picker is not labelled by scaffold_form (Flask-Admin builds it apart)
+        "customer": {"label": _l("客户"), "validators": [validators.InputRequired()]},
+        "summary": {"validators": [validators.InputRequired(), validators.Length(max=200)]},
+        "request": {"validators": [validators.InputRequired(),
+                                   validators.Length(max=TEXT_LIMIT)]},
+    }
+    form_widget_args = {"request": {"rows": 6, "maxlength": TEXT_LIMIT},
+                        "summary": {"maxlength": 200}}
+    # minimum_input_length 0: a click lists his customers, no need to know a name first
+    form_ajax_refs = {"customer": ActiveCustomerLoader(
+        "customer", Customer, "customers.customer", fields=["number", "name"],
+        placeholder=_l("输入客户编号或名称查找"), minimum_input_length=0)}
 
     def base_query(self):
         return super().base_query().where(ServiceRequest.created_by == current_user.id)
 
-    def _with_types(self, form):
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
         form.service_type.choices = [(t, t) for t in DictionaryEntry.items(SERVICE_TYPE)]
         return form
 
-    def create_form(self, obj=None):
-        return self._with_types(super().create_form(obj))
-
-    def on_model_change(self, form, model, is_created):
-        if is_created:
-            model.created_by = current_user.id
-            model.created_at = now()
-            model.status = ServiceRequest.NEW
+    def create_model(self, form):
+        """The model's 服务创建: stamps, checks, records; a refusal is shown on its field."""
+        try:
+            return ServiceRequest.open(
+                by=current_user.id, at=now(), service_type=form.service_type.data,
+                summary=form.summary.data, customer=form.customer.data,
+                request=form.request.data)
+        except DomainError as exc:
+            show_error(form, exc)
+            return False
 
 
 class ServiceAssignView(ServiceStepView):
+    """服务分配: the 新创建 services, each assigned in its row to a 客户经理, or deleted."""
+
     permission = delete_permission = "service.assign"
-    can_create = can_edit = False
+    page_permissions = {"assign_view": "service.assign"}
     status = ServiceRequest.NEW
+    column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
+                   "assign"]
+    column_labels = {**LABELS, "assign": _l("分配给")}
+    column_formatters = {**FORMATTERS,
+                         "assign": lambda view, context, model, name: view.assign_cell(
+                             model, context.get("return_url") or request.url)}
+
+    def manager_choices(self):
+        """The active 客户经理 as (id, label), read once per request for every row."""
+        if "crm_service_managers" not in g:
+            g.crm_service_managers = [(m.id, f"{m.full_name}（{m.username}）")
+                                      for m in ServiceRequest.assignable_managers()]
+        return g.crm_service_managers
+
+    def assign_cell(self, service, back):
+        cell = get_template_attribute("admin/service/macros.html", "assign_cell")
+        return cell(service, self.manager_choices(), back)
+
+    def get_list_row_actions(self):
+        return super().get_list_row_actions() + [
+            RowButton(lazy_pgettext("button", "删除"), ".delete_view", post=True, tone="danger",
+                      confirm=lambda row: gettext("确认删除“%(name)s”？", name=str(row))),
+        ]
+
+    def delete_model(self, model):
+        try:
+            model.delete_new()
+        except DomainError as exc:
+            flash(domain_message(exc), "error")
+            return False
+        return True
+
+    @expose("/assign/", methods=("GET", "POST"))
+    def assign_view(self):
+        """The in-row form posts here; a refused 客户经理 comes back next to the field."""
+        def make_form(formdata):
+            form = AssignForm(formdata)
+            form.manager.choices = self.manager_choices()
+            return form
+
+        def done(service, form):
+            manager = dict(self.manager_choices()).get(form.manager.data, "")
+            return gettext("服务“%(name)s”已分配给 %(manager)s", name=service.summary,
+                           manager=manager)
+        return self.step_page(
+            "assign", "service.assign", make_form,
+            lambda service, form: service.assign(form.manager.data, by=current_user.id,
+                                                 at=now()), done)
 
 
-class ServiceHandleView(ServiceStepView, ReadOnlyView):
+class ServiceHandleView(ServiceStepView):
+    """服务处理: the 已分配 services assigned to the user; 处理 records the answer."""
+
     permission = "service.handle"
+    page_permissions = {"handle_view": "service.handle"}
     status = ServiceRequest.ASSIGNED
+    column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
+                   "assigned_to", "assigned_at"]
+
+    def owned_by(self, code):
+        """"Own" here is the assignee alone: the creator follows it, he does not answer it."""
+        return ServiceRequest.assigned_to_user
+
+    def get_list_row_actions(self):
+        return super().get_list_row_actions() + [RowButton(_l("处理"), ".handle_view",
+                                                           tone="primary")]
+
+    @expose("/handle/", methods=("GET", "POST"))
+    def handle_view(self):
+        return self.step_page(
+            "handle", "service.handle", HandleForm,
+            lambda service, form: service.handle(form.handling.data, by=current_user.id,
+                                                 at=now()),
+            lambda service, form: gettext("保存成功"))
 
 
-class ServiceFeedbackView(ServiceStepView, ReadOnlyView):
+class ServiceFeedbackView(ServiceStepView):
+    """服务反馈: the 已处理 services the user created or was assigned; 反馈 archives
+    them (满意度 ≥ 3) or sends them back to their assignee."""
+
     permission = "service.feedback"
+    page_permissions = {"feedback_view": "service.feedback"}
     status = ServiceRequest.HANDLED
+    column_list = ["id", "service_type", "summary", "customer", "created_by", "assigned_to",
+                   "handled_by", "handled_at"]
+
+    def get_list_row_actions(self):
+        return super().get_list_row_actions() + [RowButton(_l("反馈"), ".feedback_view",
+                                                           tone="primary")]
+
+    @expose("/feedback/", methods=("GET", "POST"))
+    def feedback_view(self):
+        def done(service, form):
+            if service.status == ServiceRequest.ARCHIVED:
+                return gettext("服务“%(name)s”已归档", name=service.summary)
+            return gettext("满意度低于 3 星，服务“%(name)s”已退回 %(manager)s 重新处理",
+                           name=service.summary, manager=service.assigned_to)
+        return self.step_page(
+            "feedback", "service.feedback", FeedbackForm,
+            lambda service, form: service.record_feedback(
+                form.result.data, form.satisfaction.data, by=current_user.id, at=now()),
+            done)
 
 
-class ServiceArchiveView(ServiceStepView, ReadOnlyView):
+class ServiceArchiveView(ServiceStepView):
+    """服务归档: every service the user may see, in any status, with its whole history."""
+
     permission = export_permission = "service.archive"
-    column_filters = ["service_type", "created_at",
-                      status_filter(ServiceRequest.status, ServiceRequest.STATUS)]
+    column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
+                   "assigned_to", "status"]
+    column_sortable_list = ["id", "service_type", "summary", "created_at", "status"]
+    column_filters = FILTERS + [status_filter(ServiceRequest.status, ServiceRequest.STATUS)]
+    column_export_list = DETAILS
+    column_formatters_export = FORMATTERS
 
 
 def views():

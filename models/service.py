@@ -1,15 +1,46 @@
-"""Customer service (服务管理): requests created, assigned, handled, fed back, archived."""
+"""Customer service (服务管理): requests created, assigned, handled, fed back, archived.
+
+A service moves 新创建 → 已分配 → 已处理 → 已归档; a feedback with a 满意度 below 3
+sends it back to 已分配 (the same assignee) to be handled again. Every move is a
+conditional update (it happens only if the row is still in the expected status),
+so two users acting on the same service at once cannot both succeed, and every
+move writes a ``StatusChange``. The row's own columns hold the latest 服务处理 and
+反馈; the ``note`` of each status change keeps every round.
+"""
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, now
+from .base import N_, BaseModel, DomainError, now, required_text
+from .basedata import SERVICE_TYPE, DictionaryEntry
 from .customers import Customer
+from .history import StatusChange
 from .security import User
+
+STAR = "☆"  # 满意度 is shown as ☆ to ☆☆☆☆☆
+
+
+def _key(value):
+    """The id of a record, or a whole number given for one ("7" as posted); else None."""
+    value = getattr(value, "id", value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    # bool is an int to Python: True must not stand for the user with id 1
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class ServiceRequest(BaseModel):
     NEW, ASSIGNED, HANDLED, ARCHIVED = "new", "assigned", "handled", "archived"
     STATUS = {NEW: N_("新创建"), ASSIGNED: N_("已分配"),
               HANDLED: N_("已处理"), ARCHIVED: N_("已归档")}
+    SATISFIED = 3  # a feedback from this 满意度 up archives the service
+    TEXT_LIMIT = 2000  # 服务请求, 服务处理, 处理结果
+
+    # step → (the status it starts from, the message when the row is no longer in it)
+    STEPS = {
+        "assign": (NEW, N_("服务“%(name)s”已被分配或已删除，不能再分配")),
+        "handle": (ASSIGNED, N_("服务“%(name)s”不是已分配状态，不能处理")),
+        "feedback": (HANDLED, N_("服务“%(name)s”不是已处理状态，不能反馈")),
+        "delete": (NEW, N_("服务“%(name)s”已被分配，不能删除")),
+    }
 
     service_type = CharField(max_length=20, index=True)
     summary = CharField(max_length=200, index=True)
@@ -29,7 +60,163 @@ class ServiceRequest(BaseModel):
     def __str__(self):
         return f"#{self.id} {self.summary}"
 
+    # -- the business sets ----------------------------------------------------
     @classmethod
     def owned_by(cls, user):
         """A 客户经理's own services: created by him or assigned to him."""
         return (cls.created_by == user) | (cls.assigned_to == user)
+
+    @classmethod
+    def assigned_to_user(cls, user):
+        """The services a 客户经理 handles: those assigned to him."""
+        return cls.assigned_to == user
+
+    @classmethod
+    def in_status(cls, status=None):
+        query = cls.select()
+        return query.where(cls.status == status) if status else query
+
+    @staticmethod
+    def assignable_managers():
+        """Who a service can be assigned to: the active 客户经理 (as for opportunities)."""
+        return User.managers()
+
+    # -- 服务创建 --------------------------------------------------------------
+    def clean(self):
+        """服务类型 a current dictionary item; 概要 ≤200 and 服务请求 required; a 正常 客户."""
+        if self.service_type not in DictionaryEntry.items(SERVICE_TYPE):
+            raise DomainError(N_("请选择服务类型"), field="service_type")
+        self.summary = required_text(self.summary, ServiceRequest.summary.max_length,
+                                     "summary", N_("概要"))
+        customer_id = _key(self.__data__.get("customer"))
+        customer = Customer.get_or_none(Customer.id == customer_id) \
+            if customer_id is not None else None
+        if customer is None:
+            raise DomainError(N_("请选择客户"), field="customer")
+        if customer.status != Customer.ACTIVE:
+            raise DomainError(N_("客户“%(name)s”不是正常状态，不能为其创建服务"),
+                              field="customer", name=customer.name)
+        self.request = required_text(self.request, self.TEXT_LIMIT, "request", N_("服务请求"))
+
+    def stamp_created(self, by, at=None):
+        """A new service: created by ``by`` now, 新创建, no later stamp (nothing is forgeable)."""
+        self.created_by = by
+        self.created_at = at or now()
+        self.status = self.NEW
+        self.assigned_to = self.assigned_at = None
+        self.handling = self.handled_by = self.handled_at = None
+        self.result = self.satisfaction = None
+
+    @classmethod
+    def open(cls, by, at=None, **fields):
+        """服务创建: a checked service in 新创建, its creation recorded (— → 新创建)."""
+        with cls._meta.database.atomic():
+            service = cls(**fields)
+            service.stamp_created(by, at)
+            service.clean()
+            service.save(force_insert=True)
+            StatusChange.record(service, None, cls.NEW, service.created_by, service.created_at)
+        return service
+
+    def delete_new(self):
+        """Only a 新创建 service can be deleted; its own status rows go with it."""
+        source, refused = self.STEPS["delete"]
+        with self._meta.database.atomic():
+            rows = ServiceRequest.delete().where(ServiceRequest.id == self.id,
+                                                 ServiceRequest.status == source).execute()
+            if rows != 1:
+                raise DomainError(refused, name=self.summary)
+            # SQLite may hand the id to the next service, which must not inherit this history.
+            StatusChange.delete().where(StatusChange.entity == self._meta.table_name,
+                                        StatusChange.entity_id == self.id).execute()
+
+    # -- the workflow ---------------------------------------------------------
+    def expect(self, step):
+        """Refuse ``step`` early (before a form is shown) if the service is not where it starts.
+
+        Advice only: the conditional update of the step itself is what decides.
+        """
+        source, refused = self.STEPS[step]
+        if self.status != source:
+            raise DomainError(refused, name=self.summary)
+
+    def _move(self, step, target, by, at, note=None, **fields):
+        """Move along ``step`` to ``target`` only if the row is still in the step's status."""
+        source, refused = self.STEPS[step]
+        rows = (ServiceRequest.update(status=target, **fields)
+                .where(ServiceRequest.id == self.id, ServiceRequest.status == source).execute())
+        if rows != 1:
+            raise DomainError(refused, name=self.summary)
+        StatusChange.record(self, source, target, by, at, note=note)
+        self.status = target
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def assign(self, manager, by, at=None):
+        """服务分配: only a 新创建 service, only to an active 客户经理; stamps 分配时间."""
+        at = at or now()
+        manager_id = _key(manager)
+        if manager_id is None or \
+                not self.assignable_managers().where(User.id == manager_id).exists():
+            raise DomainError(N_("只能分配给在职的客户经理"), field="manager")
+        with self._meta.database.atomic():
+            self._move("assign", self.ASSIGNED, by, at, assigned_to=manager_id, assigned_at=at)
+
+    def handle(self, text, by, at=None):
+        """服务处理: the text is required, 处理人 and 处理时间 are stamped; 已分配 → 已处理.
+
+        The previous round's 反馈 is cleared from the row (the history keeps it): a
+        service waiting for feedback has none yet.
+        """
+        at = at or now()
+        text = required_text(text, self.TEXT_LIMIT, "handling", N_("服务处理"))
+        with self._meta.database.atomic():
+            self._move("handle", self.HANDLED, by, at, note=text, handling=text,
+                       handled_by=_key(by), handled_at=at, result=None, satisfaction=None)
+
+    def record_feedback(self, result, satisfaction, by, at=None):
+        """服务反馈: 处理结果 required, 满意度 1–5; ≥3 → 已归档, <3 → 已分配 (same assignee)."""
+        at = at or now()
+        text = required_text(result, self.TEXT_LIMIT, "result", N_("处理结果"))
+        if not isinstance(satisfaction, int) or isinstance(satisfaction, bool) \
+                or not 1 <= satisfaction <= 5:
+            raise DomainError(N_("%(label)s须为 1 到 5 星"), field="satisfaction",
+                              label=N_("满意度"))
+        # Back to 已分配 keeps assigned_to as it is: the same assignee handles it again.
+        target = self.ARCHIVED if satisfaction >= self.SATISFIED else self.ASSIGNED
+        with self._meta.database.atomic():
+            self._move("feedback", target, by, at, note=feedback_note(text, satisfaction),
+                       result=text, satisfaction=satisfaction)
+
+    # -- the history ----------------------------------------------------------
+    def history(self):
+        """Every step, oldest first, each with what was written: ``kind`` is 'handling'
+        (``text``) or 'feedback' (``text`` = 处理结果, ``satisfaction``) or None."""
+        steps = list(StatusChange.of(self))
+        for step in steps:
+            step.kind, step.text, step.satisfaction = None, step.note, None
+            if step.note is None:
+                continue
+            if step.to_status == self.HANDLED:
+                step.kind = "handling"
+            elif step.from_status == self.HANDLED:
+                step.kind = "feedback"
+                step.satisfaction, step.text = read_feedback(step.note)
+        return steps
+
+
+def feedback_note(result, satisfaction):
+    """A feedback as one note: its 满意度 in stars, a space, its 处理结果.
+
+    Stars, as the screens show 满意度, read the same in every language and in any
+    generic view of the history.
+    """
+    return f"{STAR * satisfaction} {result}"
+
+
+def read_feedback(note):
+    """(满意度, 处理结果) of a note written by ``feedback_note``; (None, note) otherwise."""
+    stars, _, text = note.partition(" ")
+    if stars and set(stars) == {STAR} and len(stars) <= 5:
+        return len(stars), text
+    return None, note

@@ -23,7 +23,8 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
     old.execute_sql("INSERT INTO role (name, permissions) VALUES ('老角色', 'security.user')")
     assert "locale" not in {c.name for c in old.get_columns("user")}
 
-    steps = ["0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index"]
+    steps = ["0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index",
+             "0004_status_change_note"]
     assert schema.pending(old) == steps
     assert schema.upgrade(old) == steps
 
@@ -34,6 +35,7 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
     assert old.execute_sql("SELECT name, permissions FROM role").fetchall() == [
         ("老角色", "security.user")]
     assert "opportunity_assigned_at" in {i.name for i in old.get_indexes("opportunity")}
+    assert "note" in {c.name for c in old.get_columns("status_change")}
     assert schema.upgrade(old) == []  # idempotent
 
 

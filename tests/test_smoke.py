@@ -6,7 +6,9 @@ import pytest
 from seed import demo
 from tests.conftest import DEMO_USERS
 
-ROW_LINKS = re.compile(r'href="(/admin/[a-z_]+/(?:details|edit|plan|execute|assign)/\?[^"]+)"')
+# Every page a row leads to (details, edit, and each workflow step).
+ROW_LINKS = re.compile(r'href="(/admin/[a-z_]+/(?:details|edit|plan|execute|assign|handle|'
+                       r'feedback|postpone|confirm)/\?[^"]+)"')
 
 
 def reachable_screens(app):

@@ -1,0 +1,265 @@
+"""统计报表 rules on the models, without HTTP: what each report counts, sums and lists."""
+import datetime
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from models import (ChurnRecord, Customer, DictionaryEntry, Order, OrderLine, Product,
+                    ServiceRequest, reports)
+from models.basedata import SERVICE_TYPE
+from models.customers import customers_of
+
+_numbers = itertools.count(1)
+D = datetime.date
+T = datetime.datetime
+
+
+# -- a small hand-made data set ---------------------------------------------------------
+
+def customer(users, name, manager="xiaoming", status=Customer.ACTIVE, level=1, credit=3,
+             satisfaction=3):
+    return Customer.create(number=f"KH{next(_numbers):09d}", name=name, manager=users[manager],
+                           status=status, level=level, credit=credit,
+                           satisfaction=satisfaction)
+
+
+def order(customer, day, lines, status=Order.PAID):
+    """An order of ``lines`` [(数量, 单价)] placed on ``day``."""
+    product = Product.get_or_none() or Product.create(name="幸福牌电视机", model="818 FFT",
+                                                      batch="2388 EA03", unit="台",
+                                                      price=Decimal("7500"))
+    o = Order.create(customer=customer, number=f"DD{next(_numbers):09d}", date=day,
+                     address="北京市海淀区", status=status)
+    for quantity, price in lines:
+        OrderLine.create(order=o, product=product, quantity=quantity, unit="台",
+                         price=Decimal(price))
+    return o
+
+
+def service(customer, kind, at):
+    return ServiceRequest.create(service_type=kind, summary="咨询保修", customer=customer,
+                                 request="保修多久？", created_by=customer.manager_id,
+                                 created_at=at)
+
+
+def churned(customer, at, reason="改向其他供应商采购", status=ChurnRecord.CONFIRMED):
+    return ChurnRecord.create(customer=customer, status=status, reason=reason,
+                              confirmed_at=at if status == ChurnRecord.CONFIRMED else None,
+                              created_at=at - datetime.timedelta(days=30))
+
+
+def contribution_of(**filters):
+    return [(r.name, r.amount) for r in reports.contribution(**filters)]
+
+
+# -- 客户贡献分析 ---------------------------------------------------------------------
+
+def test_contribution_sums_quantity_times_price_of_paid_orders_only(users):
+    c = customer(users, "北京星光电子")
+    order(c, D(2025, 3, 1), [(2, "7500.00"), (10, "36.00")])
+    order(c, D(2025, 4, 1), [(1, "9800.00")])
+    order(c, D(2025, 5, 1), [(5, "16800.00")], status=Order.UNPAID)
+    assert contribution_of() == [("北京星光电子", Decimal("25160.00"))]
+
+
+def test_contribution_amounts_are_exact_decimals_with_two_places(users):
+    c = customer(users, "天津恒远")
+    o = order(c, D(2025, 1, 2), [(10, "9999999999.99")])
+    # A thousand lines of 0.07: summed as floats (SQLite's SUM) this is a cent off.
+    OrderLine.insert_many([{"order": o.id, "product": Product.get().id, "quantity": 1,
+                            "unit": "台", "price": Decimal("0.07")}] * 1000).execute()
+    [(name, amount)] = contribution_of()
+    assert amount == Decimal("100000000069.90") and amount.as_tuple().exponent == -2
+
+
+def test_customers_without_paid_orders_are_left_out(users):
+    order(customer(users, "只有未回款"), D(2025, 1, 2), [(1, "100")], status=Order.UNPAID)
+    customer(users, "从未下单")
+    order(customer(users, "有回款"), D(2025, 1, 2), [(1, "100")])
+    assert [name for name, _ in contribution_of()] == ["有回款"]
+
+
+def test_contribution_is_largest_first_ranked_and_ties_follow_the_customer_number(users):
+    small, tie_a, tie_b, large = (customer(users, n) for n in ("小", "并列甲", "并列乙", "大"))
+    for c, price in ((small, "10"), (tie_b, "50"), (tie_a, "50"), (large, "900")):
+        order(c, D(2025, 6, 1), [(1, price)])
+    rows = reports.contribution()
+    assert [(r.rank, r.name) for r in rows] == [(1, "大"), (2, "并列甲"), (3, "并列乙"), (4, "小")]
+
+
+def test_the_year_filter_takes_orders_dated_within_that_year_boundaries_included(users):
+    c = customer(users, "华鼎科技")
+    for day, price in ((D(2024, 12, 31), "1"), (D(2025, 1, 1), "10"), (D(2025, 12, 31), "100"),
+                       (D(2026, 1, 1), "1000")):
+        order(c, day, [(1, price)])
+    assert contribution_of(year=2025) == [("华鼎科技", Decimal("110.00"))]
+    assert contribution_of(year=2023) == []
+    assert contribution_of() == [("华鼎科技", Decimal("1111.00"))]
+
+
+def test_the_name_filter_keeps_names_containing_the_text(users):
+    for name in ("北京星光电子", "上海星光电器", "ACME Beijing", "100%纯净", "天津恒远"):
+        order(customer(users, name), D(2025, 2, 2), [(1, "10")])
+    assert {n for n, _ in contribution_of(name_contains="星光")} == {"北京星光电子", "上海星光电器"}
+    assert [n for n, _ in contribution_of(name_contains="acme")] == ["ACME Beijing"]
+    # LIKE wildcards typed by the user are literal text
+    assert [n for n, _ in contribution_of(name_contains="%")] == ["100%纯净"]
+    assert contribution_of(name_contains="_") == []
+
+
+def test_contribution_counts_customers_of_any_status(users):
+    order(customer(users, "已流失", status=Customer.LOST), D(2025, 2, 2), [(1, "10")])
+    assert contribution_of() == [("已流失", Decimal("10.00"))]
+
+
+def test_contribution_years_are_the_years_with_orders_most_recent_first(users):
+    c = customer(users, "博远")
+    order(c, D(2023, 5, 5), [(1, "1")])
+    order(c, D(2025, 5, 5), [(1, "1")], status=Order.UNPAID)
+    order(c, D(2025, 7, 5), [(1, "1")])
+    assert reports.contribution_years() == [2025, 2023]
+
+
+# -- 客户构成分析 ---------------------------------------------------------------------
+
+def composition_of(by, customers=None):
+    return [(r.rank, r.label, r.count) for r in reports.composition(by, customers)]
+
+
+def test_every_level_is_listed_by_its_dictionary_name_zero_included(users):
+    customer(users, "甲", level=1)
+    customer(users, "乙", level=3)
+    customer(users, "丙", level=3)
+    assert composition_of("level") == [(1, "普通客户", 1), (2, "重点开发客户", 0), (3, "大客户", 2),
+                                       (4, "合作伙伴", 0), (5, "战略合作伙伴", 0)]
+
+
+def test_only_active_customers_are_counted(users):
+    customer(users, "正常", level=2)
+    customer(users, "流失", level=2, status=Customer.LOST)
+    customer(users, "删除", level=2, status=Customer.DELETED)
+    assert [count for _, _, count in composition_of("level")] == [0, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("by", ["credit", "satisfaction"])
+def test_credit_and_satisfaction_are_shown_as_stars(users, by):
+    customer(users, "甲", **{by: 5})
+    customer(users, "乙", **{by: 5})
+    customer(users, "丙", **{by: 2})
+    assert composition_of(by) == [(1, "☆", 0), (2, "☆☆", 1), (3, "☆☆☆", 0), (4, "☆☆☆☆", 0),
+                                  (5, "☆☆☆☆☆", 2)]
+
+
+def test_customers_without_a_level_get_a_row_of_their_own_only_when_there_are_some(users):
+    customer(users, "甲", level=1)
+    assert len(composition_of("level")) == 5
+    customer(users, "乙", level=None)
+    assert composition_of("level")[-1] == (6, reports.UNSET, 1)
+
+
+def test_an_unknown_composition_is_refused(users):
+    with pytest.raises(ValueError):
+        reports.composition("region")
+
+
+# -- 客户服务分析 ---------------------------------------------------------------------
+
+def service_of(**period):
+    return [(r.rank, r.service_type, r.count) for r in reports.service(**period)]
+
+
+def test_services_are_counted_per_type_every_type_listed_zero_included(users):
+    c = customer(users, "甲")
+    for kind in ("咨询", "咨询", "投诉"):
+        service(c, kind, T(2025, 3, 3, 10))
+    assert service_of() == [(1, "咨询", 2), (2, "建议", 0), (3, "投诉", 1)]
+
+
+def test_a_year_counts_services_created_from_new_year_to_new_years_eve(users):
+    c = customer(users, "甲")
+    for at in (T(2024, 12, 31, 23, 59, 59), T(2025, 1, 1, 0, 0), T(2025, 12, 31, 23, 59, 59),
+               T(2026, 1, 1, 0, 0)):
+        service(c, "咨询", at)
+    assert service_of(year=2025)[0] == (1, "咨询", 2)
+
+
+def test_a_date_range_includes_both_days(users):
+    c = customer(users, "甲")
+    for at in (T(2025, 2, 28, 23, 59, 59), T(2025, 3, 1, 0, 0), T(2025, 3, 31, 23, 59, 59),
+               T(2025, 4, 1, 0, 0)):
+        service(c, "建议", at)
+    assert service_of(date_from=D(2025, 3, 1), date_to=D(2025, 3, 31))[1] == (2, "建议", 2)
+    assert service_of(date_from=D(2025, 3, 1))[1] == (2, "建议", 3)
+    assert service_of(date_to=D(2025, 3, 31))[1] == (2, "建议", 3)
+    assert service_of(date_from=D(2025, 3, 15), date_to=D(2025, 3, 15))[1] == (2, "建议", 0)
+
+
+def test_the_types_are_the_current_dictionary_and_old_types_still_count(users):
+    DictionaryEntry.create(category=SERVICE_TYPE, item="表扬", value="表扬")
+    service(customer(users, "甲"), "报修", T(2025, 3, 3, 10))  # a type since removed
+    assert [kind for _, kind, _ in service_of()] == ["咨询", "建议", "投诉", "表扬", "报修"]
+
+
+def test_service_years_are_the_years_with_services(users):
+    c = customer(users, "甲")
+    service(c, "咨询", T(2024, 6, 1, 9))
+    service(c, "咨询", T(2026, 6, 1, 9))
+    assert reports.service_years() == [2026, 2024]
+
+
+# -- 客户流失分析 ---------------------------------------------------------------------
+
+def test_churn_lists_confirmed_records_only_with_year_customer_manager_and_reason(users):
+    churned(customer(users, "已确认", manager="wangcai"), T(2025, 8, 8, 10), reason="价格原因")
+    churned(customer(users, "预警中"), T(2025, 8, 8), status=ChurnRecord.WARNING)
+    churned(customer(users, "暂缓中"), T(2025, 8, 8), status=ChurnRecord.POSTPONED)
+    assert [(r.rank, r.year, r.customer, r.manager, r.reason) for r in reports.churn()] == [
+        (1, 2025, "已确认", "旺财", "价格原因")]
+
+
+def test_churn_is_newest_first(users):
+    churned(customer(users, "早"), T(2024, 1, 5, 10))
+    churned(customer(users, "晚"), T(2026, 2, 5, 10))
+    churned(customer(users, "中"), T(2025, 3, 5, 10))
+    assert [(r.customer, r.year) for r in reports.churn()] == [("晚", 2026), ("中", 2025),
+                                                              ("早", 2024)]
+
+
+def test_churn_is_filtered_by_customer_name_and_by_manager(users):
+    churned(customer(users, "北京星光", manager="xiaoming"), T(2025, 1, 5, 10))
+    churned(customer(users, "天津恒远", manager="wangcai"), T(2025, 1, 5, 10))
+    assert [r.customer for r in reports.churn(name_contains="星光")] == ["北京星光"]
+    assert [r.customer for r in reports.churn(manager_contains="旺")] == ["天津恒远"]
+    assert [r.customer for r in reports.churn(manager_contains="xiaoming")] == ["北京星光"]
+    assert reports.churn(name_contains="星光", manager_contains="旺财") == []
+
+
+def test_churn_per_year_counts_every_year_between_the_first_and_the_last(users):
+    for i, year in enumerate((2022, 2022, 2025)):
+        churned(customer(users, f"客户{i}"), T(year, 6, 1, 10))
+    rows = reports.churn()
+    assert reports.churn_per_year(rows) == [(2022, 2), (2023, 0), (2024, 0), (2025, 1)]
+    assert reports.churn_years() == [2025, 2022]
+    assert reports.churn_per_year([]) == []
+
+
+# -- the "own" restriction ------------------------------------------------------------
+
+def test_every_report_restricted_to_a_managers_customers_shows_only_them(users):
+    mine, theirs = customer(users, "小明的", level=2), customer(users, "旺财的", "wangcai", level=2)
+    for c, year in ((mine, 2024), (theirs, 2025)):
+        order(c, D(year, 3, 3), [(1, "10")])
+        service(c, "投诉", T(year, 3, 3, 9))
+    churned(customer(users, "小明流失的", status=Customer.LOST), T(2024, 9, 9, 9))
+    churned(customer(users, "旺财流失的", "wangcai", status=Customer.LOST), T(2025, 9, 9, 9))
+    own = customers_of(users["xiaoming"])
+    assert [r.name for r in reports.contribution(customers=own)] == ["小明的"]
+    assert reports.contribution_years(own) == [2024]
+    assert [r.count for r in reports.composition("level", own)] == [0, 1, 0, 0, 0]
+    assert [r.count for r in reports.service(customers=own)] == [0, 0, 1]
+    assert reports.service_years(own) == [2024]
+    assert [r.customer for r in reports.churn(customers=own)] == ["小明流失的"]
+    assert reports.churn_years(own) == [2024]
+    # and without the restriction, everyone's
+    assert len(reports.contribution()) == 2 and reports.churn_years() == [2025, 2024]
