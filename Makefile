@@ -46,11 +46,14 @@ $(CHROMIUM):
 		echo "Chromium is needed for the browser tests: sudo apt-get install chromium"; exit 1; \
 	fi
 
+# One pytest worker per core (pytest-xdist); each has its own database.
+PYTEST := $(BIN)/python -m pytest -n auto
+
 test-sqlite: setup $(CHROMIUM)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-pg: setup $(CHROMIUM)
-	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(TEST_PG_URL) $(PYTEST) $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/run.py

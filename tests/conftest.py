@@ -36,10 +36,32 @@ def _clear(database):
             model.delete().execute()
 
 
+def _per_worker(url):
+    """Under pytest-xdist each worker gets its own PostgreSQL database (test_gw0, …).
+
+    SQLite needs nothing: every worker has its own temporary folder.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgres"):
+        return url
+    import psycopg2
+    base, _, query = url.partition("?")
+    server, _, name = base.rpartition("/")
+    own = f"{name}_{worker}"
+    connection = psycopg2.connect(base)
+    connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{own}"')
+    connection.close()
+    return f"{server}/{own}" + (f"?{query}" if query else "")
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
-    url = os.environ.get("TEST_DATABASE_URL") or \
-        "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    url = _per_worker(os.environ.get("TEST_DATABASE_URL") or
+                      "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db"))
     if url.startswith("postgres") and "?" not in url:
         # A test database need not survive a crash: skip the flush on every commit.
         url += "?options=-c%20synchronous_commit%3Doff"
