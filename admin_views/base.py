@@ -317,24 +317,46 @@ class CrmModelView(PermissionMixin, ModelView):
             return model
 
     def update_model(self, form, model):
-        with db.atomic() as txn:
-            ok = super().update_model(form, model)
-            if not ok:
-                txn.rollback()
-            return ok
+        if type(self).save_edits is CrmModelView.save_edits:
+            with db.atomic() as txn:
+                ok = super().update_model(form, model)
+                if not ok:
+                    txn.rollback()
+                return ok
+        try:
+            with db.atomic():
+                form.populate_obj(model)
+                self._on_model_change(form, model, False)
+                self.save_edits(model, [name for name in self.form_columns if name in form])
+        except DomainError as exc:
+            self.handle_view_exception(exc)
+            return False
+        self.after_model_change(form, model, False)
+        return True
+
+    def save_edits(self, model, fields):
+        """Write an edited record. A screen whose rows move on (指派, 流失 …) overrides
+        this to write only ``fields`` and only while the row may still be edited:
+        Flask-Admin's own save writes every column and would undo a concurrent move.
+        """
+        model.save()
 
     def delete_model(self, model):
         """Delete one row only; rows that still reference it make the delete fail."""
         try:
             with db.atomic():
                 self.on_model_delete(model)
-                model.delete_instance()
+                self.delete_record(model)
         except Exception as exc:
             if not self.handle_view_exception(exc):
                 raise
             return False
         self.after_model_delete(model)
         return True
+
+    def delete_record(self, model):
+        """How a row is deleted: plainly and alone, unless the screen's rule says otherwise."""
+        model.delete_instance()
 
     def _on_model_change(self, form, model, is_created):
         """A business rule about one field is shown next to that field."""

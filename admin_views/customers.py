@@ -10,7 +10,7 @@ from markupsafe import Markup
 from wtforms import FileField, SelectField, TextAreaField, validators
 
 from models import (Activity, ChurnRecord, Contact, Customer, DictionaryEntry, DomainError, Order,
-                    OrderLine, User, db)
+                    OrderLine, User)
 from models.base import N_, Msgid, now
 from models.customers import IMPORT_COLUMNS, import_customers
 from models.basedata import CUSTOMER_LEVEL, REGION
@@ -139,29 +139,14 @@ class CustomerView(CrmModelView):
             del form.manager
         return form
 
-    def update_model(self, form, model):
-        """Only the edited fields are written, and only while the customer is 正常."""
-        try:
-            with db.atomic():
-                form.populate_obj(model)
-                self._on_model_change(form, model, False)
-                model.save_active([name for name in self.form_columns if name in form])
-        except DomainError as exc:
-            self.handle_view_exception(exc)
-            return False
-        self.after_model_change(form, model, False)
-        return True
+    def save_edits(self, model, fields):
+        model.save_active(fields)  # only while 正常: a customer lost meanwhile stays so
 
     def on_model_change(self, form, model, is_created):
         model.clean()
 
-    def delete_model(self, model):
-        try:
-            model.remove(by=current_user.id, at=now())
-        except DomainError as exc:
-            flash(domain_message(exc), "error")
-            return False
-        return True
+    def delete_record(self, model):
+        model.remove(by=current_user.id, at=now())  # 删除 is a status
 
 
 class ImportForm(BaseForm):

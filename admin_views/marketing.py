@@ -12,9 +12,9 @@ from flask_admin.form import BaseForm
 from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, validators
+from wtforms import DateField, HiddenField, SelectField, StringField, validators
 
-from models import DomainError, Opportunity, PlanItem, db
+from models import DomainError, Opportunity, PlanItem
 from models.base import now
 
 from .base import (CrmModelView, RowButton, _l, domain_message, status_filter,
@@ -115,30 +115,11 @@ class OpportunityView(OpportunityDetails, CrmModelView):
         if is_created:
             model.record_created()
 
-    def update_model(self, form, model):
-        """Only the edited fields are written, and only while the row is still 未指派.
+    def save_edits(self, model, fields):
+        model.save_unassigned(fields)  # only while 未指派: an assignment meanwhile wins
 
-        Flask-Admin's own update saves every column, which would undo an
-        assignment made between opening the form and saving it.
-        """
-        try:
-            with db.atomic():
-                form.populate_obj(model)
-                self._on_model_change(form, model, False)
-                model.save_unassigned(self.form_columns)
-        except DomainError as exc:
-            self.handle_view_exception(exc)
-            return False
-        self.after_model_change(form, model, False)
-        return True
-
-    def delete_model(self, model):
-        try:
-            model.delete_unassigned()
-        except DomainError as exc:
-            flash(domain_message(exc), "error")
-            return False
-        return True
+    def delete_record(self, model):
+        model.delete_unassigned()
 
     # -- 指派 ------------------------------------------------------------------
     @action("assign", _l("指派"))

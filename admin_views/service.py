@@ -265,13 +265,8 @@ class ServiceAssignView(ServiceStepView):
                       confirm=lambda row: gettext("确认删除“%(name)s”？", name=str(row))),
         ]
 
-    def delete_model(self, model):
-        try:
-            model.delete_new()
-        except DomainError as exc:
-            flash(domain_message(exc), "error")
-            return False
-        return True
+    def delete_record(self, model):
+        model.delete_new()
 
     @expose("/assign/", methods=("GET", "POST"))
     def assign_view(self):

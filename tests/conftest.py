@@ -5,13 +5,14 @@ another one (``make test`` runs the suite a second time on PostgreSQL).
 """
 import os
 import re
+import threading
 import uuid
 
 import pytest
 from peewee import PostgresqlDatabase
 
 from app import create_app
-from models import ALL_MODELS, Role, User, UserRoles, db, schema
+from models import ALL_MODELS, DomainError, Role, User, UserRoles, db, schema
 from seed import demo, reference
 
 # The demo accounts of the README: username → (full name, role code), and their password.
@@ -168,3 +169,26 @@ def fresh_app(tmp_path, monkeypatch):
         if not db.is_closed():
             db.close()
         db.initialize(suite_database)
+
+
+def race(work, count=2):
+    """Run ``work(i)`` in ``count`` threads released at the same moment; their outcomes.
+
+    Each thread has its own connection; a refusal (DomainError) is an outcome.
+    """
+    barrier = threading.Barrier(count)
+    outcomes = [None] * count
+
+    def run(i):
+        with db.connection_context():
+            barrier.wait()
+            try:
+                outcomes[i] = work(i)
+            except DomainError as exc:
+                outcomes[i] = exc
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes

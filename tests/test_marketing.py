@@ -1,10 +1,10 @@
 """营销管理 rules on the models, without HTTP: opportunities, assignment, plans, development."""
 import datetime
-import threading
 
 import pytest
 
-from models import (Contact, Customer, DomainError, Opportunity, PlanItem, StatusChange, db)
+from models import Contact, Customer, DomainError, Opportunity, PlanItem, StatusChange
+from tests.conftest import race
 
 NOW = datetime.datetime(2026, 11, 23, 9, 30)
 TODAY = NOW.date()
@@ -158,26 +158,6 @@ def test_an_opportunity_is_assigned_only_once(users):
         Opportunity.get_by_id(o.id).assign(users["wangcai"], by=users["supervisor"], at=NOW)
     assert Opportunity.get_by_id(o.id).assigned_to_id == users["xiaoming"].id
     assert len(history(o)) == 2
-
-
-def race(work, count=2):
-    """Run ``work(i)`` in ``count`` threads released at the same moment; their outcomes."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def run(i):
-        with db.connection_context():
-            barrier.wait()
-            try:
-                outcomes[i] = work(i)
-            except DomainError as exc:
-                outcomes[i] = exc
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
 
 
 def test_two_supervisors_assigning_at_once_exactly_one_wins(users):

@@ -1,10 +1,10 @@
 """服务管理 rules on the model, without HTTP: create, assign, handle, feed back, history."""
 import datetime
-import threading
 
 import pytest
 
-from models import Customer, DictionaryEntry, DomainError, ServiceRequest, StatusChange, db
+from models import Customer, DictionaryEntry, DomainError, ServiceRequest, StatusChange
+from tests.conftest import race
 from models.service import feedback_note, read_feedback
 
 NOW = datetime.datetime(2026, 11, 23, 9, 30)
@@ -166,26 +166,6 @@ def test_a_service_is_assigned_only_once(users, customer):
     assert error.value.field is None
     assert (fresh(s).assigned_to_id, fresh(s).assigned_at) == (users["xiaoming"].id, NOW)
     assert len(steps(s)) == 2
-
-
-def race(work, count=2):
-    """Run ``work(i)`` in ``count`` threads released at the same moment; their outcomes."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def run(i):
-        with db.connection_context():
-            barrier.wait()
-            try:
-                outcomes[i] = work(i)
-            except DomainError as exc:
-                outcomes[i] = exc
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return outcomes
 
 
 def test_two_supervisors_assigning_at_once_exactly_one_wins(users, customer):
