@@ -91,6 +91,17 @@ def attach_related(rows, model, path):
         attach_related(list(related.values()), field.rel_model, path[1:])
 
 
+# A text cell starting with one of these is run as a formula by Excel.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell):
+    """A text cell that Excel would run as a formula, made plain text with a quote."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def status_filter(field, labels, name=None):
     """A filter on a status column offering its translated labels, not the stored codes."""
     return FilterEqual(field, name or _l("状态"),
@@ -378,6 +389,10 @@ class CrmModelView(PermissionMixin, ModelView):
             return True
         return super().handle_view_exception(exc)
 
+    def get_export_value(self, model, name):
+        """Exported cells are data, never formulas (a customer named "=…" stays a name)."""
+        return spreadsheet_safe(super().get_export_value(model, name))
+
     def _export_csv(self, return_url):
         """CSV opens in Excel on a Chinese Windows only with a UTF-8 byte order mark."""
         response = super()._export_csv(return_url)
@@ -436,5 +451,5 @@ def link(url, text):
 
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
-           "current_scope", "domain_message", "link", "scope_query", "status_filter",
-           "status_formatter", "user_can"]
+           "current_scope", "domain_message", "link", "scope_query", "spreadsheet_safe",
+           "status_filter", "status_formatter", "user_can"]

@@ -32,7 +32,7 @@ from models.base import Msgid
 from models.customers import customers_of
 from models.security import ALL
 
-from .base import CrmView, _l, current_scope
+from .base import CrmView, _l, current_scope, spreadsheet_safe
 
 # Column kinds: how a cell is aligned and formatted (money with two decimals).
 RANK, YEAR, COUNT, MONEY, TEXT = "rank", "year", "count", "money", "text"
@@ -42,8 +42,6 @@ EXPORTS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-# A text cell starting with one of these is run as a formula by Excel opening a CSV.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- filters ----------------------------------------------------------------------
@@ -220,7 +218,7 @@ class ReportView(CrmView):
         dataset = tablib.Dataset(headers=[str(header) for header, _ in columns],
                                  title=str(self.name)[:31])
         for row in cells:
-            dataset.append([_csv_safe(cell) for cell in row] if kind == "csv" else row)
+            dataset.append([spreadsheet_safe(cell) for cell in row] if kind == "csv" else row)
         if kind == "csv":
             # Excel on a Chinese Windows reads CSV as UTF-8 only with a byte order mark.
             body = ("\ufeff" + dataset.export("csv")).encode("utf-8")
@@ -233,13 +231,6 @@ class ReportView(CrmView):
             f'attachment; filename="{self.slug}_{stamp}.{kind}"; '
             f"filename*=UTF-8''{quote(f'{self.name}_{stamp}.{kind}', safe='')}")
         return response
-
-
-def _csv_safe(cell):
-    """A text cell that Excel would run as a formula, made plain text with a quote."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
 
 
 def _xlsx(dataset, money_columns):

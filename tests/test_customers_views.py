@@ -286,3 +286,10 @@ def test_only_who_may_import_reaches_the_import(client_for, users):
 def test_the_import_template_has_the_headers_excel_needs(client_for):
     response = client_for("supervisor").get("/admin/customer/import/template.csv")
     assert response.get_data().startswith("\ufeff名称,地区,客户经理".encode())
+
+
+def test_a_customer_named_like_a_formula_is_exported_as_text(client_for, book):
+    Customer.update(name="=HYPERLINK(\"http://x\")").where(Customer.id == book["mine"].id) \
+        .execute()
+    csv = client_for("xiaoming").get("/admin/customer/export/csv/").get_data(as_text=True)
+    assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv
