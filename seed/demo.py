@@ -207,6 +207,7 @@ SERVICES = {
 }
 SERVICE_WEIGHTS = {"咨询": 45, "建议": 25, "投诉": 30}
 RECHECK = "再次处理：客户对处理结果不满意，经主管批准为客户全部更换新品。"
+UNSATISFIED = "客户反映问题依旧，要求更换新品"
 MEASURES = ["电话回访，了解到客户近期资金紧张，约定下月再联系",
             "上门拜访客户总经理，赠送新品资料并给予九五折优惠",
             "邀请客户参加新品发布会，客户表示会考虑恢复采购"]
@@ -609,36 +610,27 @@ class _Business:
             summary, request, handling, result = rng.choice(SERVICES[kind])
             creator = customer.manager
             at = self.at(day)
-            service = ServiceRequest(service_type=kind, summary=summary, customer=customer,
-                                     request=request, created_by=creator, created_at=at)
-            history = [(ServiceRequest.NEW, creator, at)]  # (to status, by, at)
-            if status != ServiceRequest.NEW:
-                assignee = creator if rng.random() < 0.8 else \
-                    [m for m in self.managers if m.id != creator.id][0]
-                at = self.later(at, hours=rng.randint(2, 20))
-                service.assigned_to, service.assigned_at = assignee, at
-                history.append((ServiceRequest.ASSIGNED, self.supervisor, at))
-            if status in (ServiceRequest.HANDLED, ServiceRequest.ARCHIVED):
-                at = self.later(at, hours=rng.randint(3, 48))
-                service.handling, service.handled_by, service.handled_at = handling, assignee, at
-                history.append((ServiceRequest.HANDLED, assignee, at))
-            if status == ServiceRequest.ARCHIVED:
-                at += datetime.timedelta(days=rng.randint(2, 5))
-                if kind == "投诉" and not sent_back:
-                    # The customer was not satisfied (满意度 2): back to 已分配, handled again.
-                    sent_back = True
-                    history.append((ServiceRequest.ASSIGNED, creator, at))
-                    at += datetime.timedelta(days=rng.randint(1, 3))
-                    service.handling += "\n" + RECHECK
-                    service.handled_at = at
-                    history.append((ServiceRequest.HANDLED, assignee, at))
-                    at += datetime.timedelta(days=rng.randint(2, 4))
-                service.result = result
-                service.satisfaction = rng.choices([3, 4, 5], weights=[2, 5, 4])[0]
-                history.append((ServiceRequest.ARCHIVED, creator, at))
-            service.status = status
-            service.save()
-            before = None
-            for to_status, by, at in history:
-                StatusChange.record(service, before, to_status, by, at)
-                before = to_status
+            service = ServiceRequest.open(by=creator, at=at, service_type=kind, summary=summary,
+                                          customer=customer, request=request)
+            if status == ServiceRequest.NEW:
+                continue
+            assignee = creator if rng.random() < 0.8 else \
+                [m for m in self.managers if m.id != creator.id][0]
+            at = self.later(at, hours=rng.randint(2, 20))
+            service.assign(assignee, by=self.supervisor, at=at)
+            if status == ServiceRequest.ASSIGNED:
+                continue
+            at = self.later(at, hours=rng.randint(3, 48))
+            service.handle(handling, by=assignee, at=at)
+            if status == ServiceRequest.HANDLED:
+                continue
+            at += datetime.timedelta(days=rng.randint(2, 5))
+            if kind == "投诉" and not sent_back:
+                # The customer was not satisfied (满意度 2): back to 已分配, handled again.
+                sent_back = True
+                service.record_feedback(UNSATISFIED, 2, by=creator, at=at)
+                at += datetime.timedelta(days=rng.randint(1, 3))
+                service.handle(RECHECK, by=assignee, at=at)
+                at += datetime.timedelta(days=rng.randint(2, 4))
+            service.record_feedback(result, rng.choices([3, 4, 5], weights=[2, 5, 4])[0],
+                                    by=creator, at=at)
