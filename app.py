@@ -9,6 +9,8 @@ import threading
 
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_security import PeeweeUserDatastore, Security, current_user, uia_username_mapper
 from flask_wtf.csrf import CSRFProtect
 from peewee import SqliteDatabase
@@ -39,6 +41,7 @@ DEFAULTS = {
     "SECURITY_SEND_REGISTER_EMAIL": False,
     "SECURITY_I18N_DIRNAME": ["builtin", TRANSLATIONS],
     "CHURN_MONTHS": 6,  # 客户流失: months without an order before a warning
+    "LOGIN_LIMITS": "10 per minute;30 per hour",  # failed or not, per address and 用户名
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
 }
@@ -67,6 +70,8 @@ def create_app(test_config=None):
     app.extensions["user_datastore"] = datastore = PeeweeUserDatastore(
         db, models.User, models.Role, models.UserRoles)
     Security(app, datastore)
+
+    _limit_logins(app)
 
     from admin_views import init_admin
     init_admin(app)
@@ -122,6 +127,23 @@ def _read_json(path):
         return {}
 
 
+def _limit_logins(app):
+    """Slow password guessing: a few login attempts per account and address, then 429.
+
+    Keyed by address *and* 用户名, so colleagues behind one office NAT never lock
+    each other out. Counters live in memory (per server process) unless
+    ``RATELIMIT_STORAGE_URI`` names a shared store.
+    """
+    def address_and_username():
+        return f"{get_remote_address()}|{(request.form.get('username') or '').lower()}"
+
+    limiter = Limiter(address_and_username, app=app, default_limits=[],
+                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    app.view_functions["security.login"] = limiter.limit(
+        app.config["LOGIN_LIMITS"], methods=["POST"])(app.view_functions["security.login"])
+    app.extensions["crm_limiter"] = limiter
+
+
 def _connect_per_request(app, database):
     """One connection per request, returned at teardown (or to the pool).
 
@@ -154,6 +176,7 @@ def select_locale():
 
 ERRORS = {
     400: models.N_("请求无效或页面已过期，请刷新页面后重试。"),
+    429: models.N_("登录尝试过于频繁，请稍后再试。"),
     403: models.N_("您没有访问此页面的权限。"),
     404: models.N_("您要找的页面不存在。"),
     405: models.N_("不支持此请求方式。"),

@@ -86,6 +86,7 @@ def database(app):
     with app.app_context():
         _clear(db.obj)
         reference.load()
+    app.extensions["crm_limiter"].reset()  # login attempts are counted per test
     yield db.obj
     if not db.is_closed() and not db.in_transaction():
         db.close()

@@ -214,3 +214,12 @@ def test_a_role_still_held_cannot_be_deleted(client_for):
         "id": role.id, "csrf_token": csrf_token(admin, "/admin/role/")})
     assert Role.get_or_none(Role.id == role.id) is not None
     assert "仍有用户" in admin.get("/admin/role/").get_data(as_text=True)
+
+
+def test_password_guessing_is_slowed_per_account_and_address(app, users):
+    guesser = app.test_client()
+    answers = [login(guesser, "xiaoming", f"guess-{i}").status_code for i in range(11)]
+    assert answers[:10] == [200] * 10 and answers[10] == 429
+    assert "登录尝试过于频繁" in login(guesser, "xiaoming", PASSWORD).get_data(as_text=True)
+    # a colleague behind the same address still logs in
+    assert login(app.test_client(), "wangcai").status_code == 302
