@@ -1,5 +1,4 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn."""
-import tablib
 from flask import Response, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
@@ -11,15 +10,14 @@ from wtforms import FileField, SelectField, TextAreaField, validators
 
 from models import (Activity, ChurnRecord, Contact, Customer, DictionaryEntry, DomainError, Order,
                     OrderLine, User)
-from models.base import N_, Msgid, now
+from models.base import Msgid, now
 from models.customers import IMPORT_COLUMNS, import_customers
+from models.tabular import MAX_BYTES, read_table
 from models.basedata import CUSTOMER_LEVEL, REGION
 from models.security import ALL
 
 from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l, current_scope,
                    domain_message, status_filter, status_formatter)
-
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -88,7 +86,8 @@ class CustomerView(CrmModelView):
         errors = []
         if request.method == "POST" and form.validate():
             try:
-                rows = read_table(form.file.data)
+                rows = read_table(form.file.data.read(MAX_BYTES + 1),
+                                  required=("名称", "客户经理"))
                 created = import_customers(rows, at=now())
             except DomainError as exc:
                 form.file.errors = [domain_message(exc)]
@@ -151,31 +150,6 @@ class CustomerView(CrmModelView):
 
 class ImportForm(BaseForm):
     file = FileField(_l("导入文件（CSV 或 XLSX）"), validators=[validators.InputRequired()])
-
-
-def read_table(upload):
-    """The rows of an uploaded CSV or XLSX file as dicts keyed by its headers."""
-    content = upload.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise DomainError(N_("文件太大（最大 5 MB）"))
-    try:
-        if content[:2] == b"PK":  # XLSX is a zip archive
-            dataset = tablib.Dataset().load(content, format="xlsx")
-        else:
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    text = content.decode(encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-            else:
-                raise ValueError("encoding")
-            dataset = tablib.Dataset().load(text, format="csv")
-    except Exception:  # tablib and openpyxl raise many kinds on a malformed file
-        raise DomainError(N_("无法读取文件：请上传 CSV 或 XLSX 格式")) from None
-    if not dataset.headers or not {"名称", "客户经理"} <= set(dataset.headers):
-        raise DomainError(N_("文件缺少表头：第一行须为列名（可下载模板）"))
-    return dataset.dict
 
 
 class PerCustomerView(CrmModelView):
