@@ -144,8 +144,8 @@ class Customer(BaseModel):
 class ImportRefused(DomainError):
     """An import with bad rows: ``errors`` lists (row number, message, params); nothing is saved."""
 
-    def __init__(self, errors):
-        super().__init__(N_("导入失败：%(count)d 行有误，未导入任何客户"), count=len(errors))
+    def __init__(self, errors, message=N_("导入失败：%(count)d 行有误，未导入任何客户")):
+        super().__init__(message, count=len(errors))
         self.errors = errors
 
 
@@ -217,6 +217,83 @@ def _amount(value, field):
     except ArithmeticError:
         raise DomainError(N_("%(label)s须为数字"), field=field,
                           label=Customer.AMOUNTS[field]) from None
+
+
+# The columns of an ERP order export: one row per order line.
+ORDER_COLUMNS = ("订单编号", "客户编号", "日期", "送货地址", "状态", "商品名称", "型号", "批次",
+                 "数量", "单位", "单价")
+
+
+def import_orders(rows):
+    """Take the ERP's orders (one row per line), all or nothing; returns (new, updated).
+
+    An order already known (by 订单编号) is replaced: its fields and lines are the
+    ERP's, which the CRM never edits. 客户 is given by 客户编号; a product not
+    known yet (名称, 型号, 批次) is added with the row's 单位 and 单价.
+    """
+    statuses = {"已回款": Order.PAID, "未回款": Order.UNPAID, Order.PAID: Order.PAID,
+                Order.UNPAID: Order.UNPAID}
+    orders, errors = {}, []
+    for number, row in enumerate(rows, start=2):
+        cells = {header: _cell(row.get(header)) for header in ORDER_COLUMNS}
+        try:
+            key = required_text(cells["订单编号"], 30, "number", N_("订单编号"))
+            customer = Customer.get_or_none(Customer.number == cells["客户编号"])
+            if customer is None:
+                raise DomainError(N_("客户编号“%(value)s”不存在"), value=cells["客户编号"] or "")
+            order = orders.setdefault(key, {
+                "customer": customer.id, "date": _day(cells["日期"]),
+                "address": required_text(cells["送货地址"], 300, "address", N_("送货地址")),
+                "status": statuses.get(cells["状态"]), "lines": []})
+            if order["status"] is None:
+                raise DomainError(N_("状态须为已回款或未回款"))
+            order["lines"].append(_order_line(cells))
+        except DomainError as exc:
+            errors.append((number, exc.message, exc.params))
+    if errors:
+        raise ImportRefused(errors, N_("导入失败：%(count)d 行有误，未导入任何订单"))
+    created = 0
+    with Order._meta.database.atomic():
+        for key, fields in orders.items():
+            lines = fields.pop("lines")
+            order = Order.get_or_none(Order.number == key)
+            if order is None:
+                order = Order.create(number=key, **fields)
+                created += 1
+            else:
+                Order.update(**fields).where(Order.id == order.id).execute()
+                OrderLine.delete().where(OrderLine.order == order).execute()
+            for line in lines:
+                product = _product(line.pop("product"))
+                OrderLine.create(order=order, product=product, **line)
+    return created, len(orders) - created
+
+
+def _day(value):
+    try:
+        return datetime.date.fromisoformat((value or "")[:10])
+    except ValueError:
+        raise DomainError(N_("日期须为 年-月-日")) from None
+
+
+def _order_line(cells):
+    try:
+        quantity, price = int(cells["数量"] or ""), Decimal((cells["单价"] or "").replace(",", ""))
+    except (ValueError, ArithmeticError):
+        raise DomainError(N_("数量须为整数，单价须为数字")) from None
+    if quantity <= 0 or price < 0:
+        raise DomainError(N_("数量须大于 0，单价不能为负数"))
+    product = tuple(required_text(cells[h], 100, h, h) for h in ("商品名称", "型号", "批次"))
+    unit = required_text(cells["单位"], 20, "unit", N_("单位"))
+    return {"product": (*product, unit, price), "quantity": quantity, "unit": unit,
+            "price": price}
+
+
+def _product(spec):
+    name, model, batch, unit, price = spec
+    product, _ = Product.get_or_create(name=name, model=model, batch=batch,
+                                       defaults={"unit": unit, "price": price})
+    return product
 
 
 def customers_of(user):

@@ -6,7 +6,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_security import hash_password
 
-from models import ChurnRecord, Role, User, db, schema
+from models import ChurnRecord, DomainError, Role, User, customers, db, schema
+from models.tabular import read_table
 from seed import reference
 
 
@@ -15,6 +16,7 @@ def register_cli(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     app.cli.add_command(detect_churn)
+    app.cli.add_command(import_orders)
 
 
 @click.command("init-db")
@@ -78,3 +80,20 @@ def detect_churn(months, today):
     day = today.date() if today else datetime.date.today()
     created = ChurnRecord.detect(day, months=months)
     click.echo(f"{len(created)} churn warning(s) opened (no order for more than {months} months)")
+
+
+@click.command("import-orders")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_orders(path):
+    """Take the ERP's orders from a CSV or XLSX file, one row per order line."""
+    with open(path, "rb") as fh:
+        content = fh.read()
+    try:
+        created, updated = customers.import_orders(
+            read_table(content, required=customers.ORDER_COLUMNS))
+    except DomainError as exc:
+        for number, message, params in getattr(exc, "errors", []):
+            click.echo(f"row {number}: {message % params if params else message}", err=True)
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{created} new order(s), {updated} updated")

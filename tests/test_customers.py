@@ -260,3 +260,56 @@ def test_an_import_with_a_bad_row_saves_nothing_and_names_every_bad_row(users):
     assert [(number, params.get("label", "")) for number, _, params in refused.value.errors] == [
         (3, ""), (4, ""), (6, "注册资金（万元）")]
     assert Customer.select().count() == 0
+
+
+# -- ERP orders -------------------------------------------------------------------
+
+def order_row(**cells):
+    row = {"订单编号": "DD2026001", "客户编号": "KH261123001", "日期": "2026-11-01",
+           "送货地址": "北京市海淀区", "状态": "已回款", "商品名称": "幸福牌电视机",
+           "型号": "818 FFT", "批次": "2388 EA03", "数量": "2", "单位": "台", "单价": "7,500"}
+    return {**row, **cells}
+
+
+def test_erp_orders_arrive_by_import_and_a_second_import_replaces_them(users):
+    from models.customers import import_orders
+    Customer.create_numbered(NOW, name="甲", manager=users["xiaoming"])
+    rows = [order_row(), order_row(商品名称="幸福牌收音机", 型号="天语007", 批次="7878 006A",
+                                   数量="10", 单价="36")]
+    assert import_orders(rows) == (1, 0)
+    order = Order.get(Order.number == "DD2026001")
+    assert (order.status, order.date, order.total) == (Order.PAID, datetime.date(2026, 11, 1),
+                                                       Decimal("15360"))
+    assert Product.select().count() == 2  # unknown products are added
+    assert import_orders([order_row(状态="未回款", 数量="1")]) == (0, 1)
+    order = Order.get(Order.number == "DD2026001")
+    assert (order.status, order.lines.count(), order.total) == (Order.UNPAID, 1, Decimal("7500"))
+
+
+@pytest.mark.parametrize("cells", [{"客户编号": "KH000000000"}, {"日期": "2026-13-01"},
+                                   {"状态": "部分回款"}, {"数量": "0"}, {"数量": "两"},
+                                   {"单价": "-1"}, {"送货地址": ""}, {"商品名称": ""}])
+def test_a_bad_order_row_imports_nothing(users, cells):
+    from models.customers import ImportRefused, import_orders
+    Customer.create_numbered(NOW, name="甲", manager=users["xiaoming"])
+    with pytest.raises(ImportRefused) as refused:
+        import_orders([order_row(订单编号="DD1"), order_row(订单编号="DD2", **cells)])
+    assert [number for number, _, _ in refused.value.errors] == [3]
+    assert Order.select().count() == 0 and OrderLine.select().count() == 0
+
+
+def test_flask_import_orders_reads_the_erp_file(app, users, tmp_path):
+    Customer.create_numbered(NOW, name="甲", manager=users["xiaoming"])
+    path = tmp_path / "orders.csv"
+    header = ",".join(order_row())
+    path.write_bytes((header + "\r\n" + ",".join(order_row(单价="7500").values()) + "\r\n")
+                     .encode("gb18030"))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["import-orders", str(path)])
+    assert result.exit_code == 0 and "1 new order(s), 0 updated" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes((header + "\r\n" + ",".join(order_row(客户编号="KH0", 单价="1").values())
+                     + "\r\n")
+                    .encode())
+    result = runner.invoke(args=["import-orders", str(bad)])
+    assert result.exit_code != 0 and "row 2" in result.output
