@@ -1,5 +1,5 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn."""
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_admin.form import BaseForm
@@ -38,9 +38,10 @@ def stars(view, context, model, name):
 
 
 def level_label(view, context, model, name):
-    """客户等级 by its dictionary name (普通客户 …), not its value."""
-    labels = {e.value: e.item for e in DictionaryEntry.of(CUSTOMER_LEVEL)}
-    return labels.get(str(model.level), model.level or "")
+    """客户等级 by its dictionary name (普通客户 …), not its value (read once a request)."""
+    if "crm_levels" not in g:
+        g.crm_levels = {e.value: e.item for e in DictionaryEntry.of(CUSTOMER_LEVEL)}
+    return g.crm_levels.get(str(model.level), model.level or "")
 
 
 def rating_choices():

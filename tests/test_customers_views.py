@@ -293,3 +293,26 @@ def test_a_customer_named_like_a_formula_is_exported_as_text(client_for, book):
         .execute()
     csv = client_for("xiaoming").get("/admin/customer/export/csv/").get_data(as_text=True)
     assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv
+
+
+def test_a_list_page_costs_the_same_few_queries_however_many_rows(client_for, users, database):
+    """One query per foreign key or label set, never one per row (bench/ measures the time)."""
+    from tests.test_scope import customer
+    client = client_for("xiaoming")
+
+    def queries(url):
+        client.get(url)  # warm: the user, his roles
+        seen = []
+        real = database.execute_sql
+        database.execute_sql = lambda *a, **k: seen.append(a[0]) or real(*a, **k)
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            database.execute_sql = real
+        return len(seen)
+    customer(users["xiaoming"], "第一家", 1)
+    few = {url: queries(url) for url in ("/admin/customer/", "/admin/customer/export/csv/")}
+    for i in range(2, 21):
+        customer(users["xiaoming"], f"第{i}家", i)
+    many = {url: queries(url) for url in few}
+    assert many == few
