@@ -65,6 +65,16 @@ class BaseModel(Model):
         database = db
         legacy_table_names = False
 
+    def update_if(self, condition, fields):
+        """Write ``fields`` to this row only if ``condition`` still holds; whether it did.
+
+        Every workflow step is such a conditional update, not read-then-write: of
+        two users acting on the same row at once, exactly one succeeds.
+        """
+        model = type(self)
+        return model.update(fields).where(model._meta.primary_key == self.get_id(),
+                                          condition).execute() == 1
+
 
 def open_database(url):
     """Open the database named by a URL: ``sqlite:///path`` or ``postgresql://…``."""

@@ -81,18 +81,15 @@ class Customer(BaseModel):
     def save_active(self, fields):
         """Save edits of ``fields`` only while the customer is 正常 (not lost or deleted)."""
         self.clean()
-        rows = (Customer.update({f: getattr(self, f) for f in fields})
-                .where(Customer.id == self.id, Customer.status == self.ACTIVE).execute())
-        if rows != 1:
+        if not self.update_if(Customer.status == self.ACTIVE,
+                              {f: getattr(self, f) for f in fields}):
             raise DomainError(N_("客户“%(name)s”已流失或已删除，不能修改"), name=self.name)
 
     def remove(self, by, at=None):
         """删除 is logical: the customer becomes 删除 and all his history stays."""
         at = at or now()
         with self._meta.database.atomic():
-            rows = (Customer.update(status=self.DELETED)
-                    .where(Customer.id == self.id, Customer.status == self.ACTIVE).execute())
-            if rows != 1:
+            if not self.update_if(Customer.status == self.ACTIVE, {"status": self.DELETED}):
                 raise DomainError(N_("客户“%(name)s”已流失或已删除"), name=self.name)
             StatusChange.record(self, self.ACTIVE, self.DELETED, by, at)
         self.status = self.DELETED
@@ -448,9 +445,7 @@ class ChurnRecord(BaseModel):
 
     def _move(self, to_status, by, at, **fields):
         """Change an open record (conditional: a record confirmed meanwhile stays so)."""
-        rows = (ChurnRecord.update(status=to_status, **fields)
-                .where(ChurnRecord.id == self.id, ChurnRecord.status.in_(self.OPEN)).execute())
-        if rows != 1:
+        if not self.update_if(ChurnRecord.status.in_(self.OPEN), {"status": to_status, **fields}):
             raise DomainError(N_("该流失记录已确认，不能再处理"))
         if self.status != to_status:
             StatusChange.record(self, self.status, to_status, by, at)

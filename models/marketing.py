@@ -111,9 +111,8 @@ class Opportunity(BaseModel):
     def save_unassigned(self, fields):
         """Save edits of ``fields`` only while 未指派: an assignment made meanwhile wins."""
         self.clean()
-        rows = (Opportunity.update({f: getattr(self, f) for f in fields})
-                .where(Opportunity.id == self.id, Opportunity.status == self.NEW).execute())
-        if rows != 1:
+        if not self.update_if(Opportunity.status == self.NEW,
+                              {f: getattr(self, f) for f in fields}):
             raise DomainError(N_("“%(name)s”已被指派，不能再修改"), name=self.customer_name)
 
     def delete_unassigned(self):
@@ -130,9 +129,7 @@ class Opportunity(BaseModel):
     def _move(self, step, by, at, **fields):
         """Move along ``step`` only if the row is still in its source status."""
         source, target, refused = self.TRANSITIONS[step]
-        rows = (Opportunity.update(status=target, **fields)
-                .where(Opportunity.id == self.id, Opportunity.status == source).execute())
-        if rows != 1:
+        if not self.update_if(Opportunity.status == source, {"status": target, **fields}):
             raise DomainError(refused, name=self.customer_name)
         StatusChange.record(self, source, target, by, at)
         self.status = target

@@ -143,9 +143,7 @@ class ServiceRequest(BaseModel):
     def _move(self, step, target, by, at, note=None, **fields):
         """Move along ``step`` to ``target`` only if the row is still in the step's status."""
         source, refused = self.STEPS[step]
-        rows = (ServiceRequest.update(status=target, **fields)
-                .where(ServiceRequest.id == self.id, ServiceRequest.status == source).execute())
-        if rows != 1:
+        if not self.update_if(ServiceRequest.status == source, {"status": target, **fields}):
             raise DomainError(refused, name=self.summary)
         StatusChange.record(self, source, target, by, at, note=note)
         self.status = target
