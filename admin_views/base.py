@@ -62,6 +62,15 @@ def domain_message(exc):
     return gettext(exc.message, **params)
 
 
+def show_error(form, exc):
+    """A rule about one field is shown next to it (True); any other is flashed (False)."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
+        return True
+    flash(domain_message(exc), "error")
+    return False
+
+
 def status_formatter(labels):
     """A column formatter that shows a status code as its translated label."""
     def format_status(view, context, model, name):
@@ -376,7 +385,7 @@ class CrmModelView(PermissionMixin, ModelView):
         except DomainError as exc:
             if exc.field and exc.field in form:
                 form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
-                exc.shown = True
+                exc.shown = True  # handle_view_exception then flashes nothing
             raise
 
     def handle_view_exception(self, exc):
@@ -451,5 +460,6 @@ def link(url, text):
 
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
-           "current_scope", "domain_message", "link", "scope_query", "spreadsheet_safe",
+           "current_scope", "domain_message", "link", "scope_query", "show_error",
+           "spreadsheet_safe",
            "status_filter", "status_formatter", "user_can"]

@@ -17,7 +17,7 @@ from wtforms import DateField, HiddenField, SelectField, StringField, validators
 from models import DomainError, Opportunity, PlanItem
 from models.base import now
 
-from .base import (CrmModelView, RowButton, _l, domain_message, status_filter,
+from .base import (CrmModelView, RowButton, _l, domain_message, show_error, status_filter,
                    status_formatter)
 
 LABELS = {
@@ -269,9 +269,8 @@ class PlanView(OpportunityDetails, CrmModelView):
                     item.remove()
                     flash(gettext("已删除计划项"), "success")
         except DomainError as exc:
-            if exc.field in ("date", "content") and op == "add":
-                form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
-                return False
+            if op == "add":
+                return not show_error(form, exc)  # next to the field: the form again
             flash(domain_message(exc), "error")
         return True
 

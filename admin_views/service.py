@@ -23,7 +23,7 @@ from models.base import now
 from models.basedata import SERVICE_TYPE
 from models.service import STAR
 
-from .base import (CrmModelView, RowButton, ScopedAjaxLoader, _l, domain_message,
+from .base import (CrmModelView, RowButton, ScopedAjaxLoader, _l, domain_message, show_error,
                    status_filter, status_formatter)
 
 LABELS = {
@@ -89,15 +89,6 @@ class ActiveCustomerLoader(ScopedAjaxLoader):
 
     def query(self):
         return super().query().where(Customer.status == Customer.ACTIVE)
-
-
-def show_error(form, exc):
-    """A rule about one field is shown next to it (True); any other is flashed (False)."""
-    if exc.field and exc.field in form:
-        form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
-        return True
-    flash(domain_message(exc), "error")
-    return False
 
 
 class HandleForm(BaseForm):
