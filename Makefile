@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export FLASK_APP := app
 
-.PHONY: setup run test test-sqlite test-pg translations catalog bench clean
+.PHONY: setup run test lint test-sqlite test-pg translations catalog bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,11 @@ run: setup
 
 CHROMIUM ?= /usr/bin/chromium
 
-test: test-sqlite test-pg
+test: lint test-sqlite test-pg
+
+# ruff (pyproject.toml) holds the line: imports, style, and no Flask in models/.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 $(CHROMIUM):

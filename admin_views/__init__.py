@@ -37,4 +37,6 @@ def init_admin(app):
     for module in MODULES:
         for view in module.views():
             admin.add_view(view)
+        for command in getattr(module, "commands", list)():
+            app.cli.add_command(command)
     return admin

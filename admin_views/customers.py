@@ -1,5 +1,11 @@
-"""客户管理 screens: customers, their contacts, interactions and orders, and churn."""
-from flask import Response, flash, g, redirect, request, url_for
+"""客户管理 screens: customers, their contacts, interactions and orders, and churn;
+and the module's commands (``flask detect-churn`` for cron, ``flask import-orders``).
+"""
+import datetime
+
+import click
+from flask import Response, current_app, flash, g, redirect, request, url_for
+from flask.cli import with_appcontext
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_admin.form import BaseForm
@@ -8,16 +14,34 @@ from flask_security import current_user
 from markupsafe import Markup
 from wtforms import FileField, SelectField, TextAreaField, validators
 
-from models import (Activity, ChurnRecord, Contact, Customer, DictionaryEntry, DomainError, Order,
-                    OrderLine, User)
+from models import (
+    Activity,
+    ChurnRecord,
+    Contact,
+    Customer,
+    DictionaryEntry,
+    DomainError,
+    Order,
+    OrderLine,
+    User,
+)
 from models.base import Msgid, now
-from models.customers import IMPORT_COLUMNS, import_customers
-from models.tabular import MAX_BYTES, read_table
 from models.basedata import CUSTOMER_LEVEL, REGION
+from models.customers import IMPORT_COLUMNS, ORDER_COLUMNS, import_customers, import_orders
 from models.security import ALL
+from models.tabular import MAX_BYTES, read_table
 
-from .base import (CrmModelView, ReadOnlyView, RowButton, ScopedAjaxLoader, _l, current_scope,
-                   domain_message, status_filter, status_formatter)
+from .base import (
+    CrmModelView,
+    ReadOnlyView,
+    RowButton,
+    ScopedAjaxLoader,
+    _l,
+    current_scope,
+    domain_message,
+    status_filter,
+    status_formatter,
+)
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -331,6 +355,42 @@ class ChurnView(ReadOnlyView):
                 return redirect(back)
         return self.render("admin/customers/churn_step.html", record=record, form=form,
                            step=step, back=back, status=status_formatter(ChurnRecord.STATUS))
+
+
+@click.command("detect-churn")
+@click.option("--months", type=int, default=None,
+              help="Months without an order before a warning (default: CHURN_MONTHS, 6).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The day to detect as of (default: today).")
+@with_appcontext
+def detect_churn(months, today):
+    """Open a 预警 churn record for every customer silent too long (for cron, daily)."""
+    months = months or current_app.config["CHURN_MONTHS"]
+    day = today.date() if today else datetime.date.today()
+    created = ChurnRecord.detect(day, months=months)
+    click.echo(f"{len(created)} churn warning(s) opened (no order for more than {months} months)")
+
+
+@click.command("import-orders")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_orders_command(path):
+    """Take the ERP's orders from a CSV or XLSX file, one row per order line."""
+    with open(path, "rb") as fh:
+        content = fh.read()
+    try:
+        created, updated = import_orders(
+            read_table(content, required=ORDER_COLUMNS))
+    except DomainError as exc:
+        for number, message, params in getattr(exc, "errors", []):
+            click.echo(f"row {number}: {message % params if params else message}", err=True)
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{created} new order(s), {updated} updated")
+
+
+def commands():
+    """The module's commands for cron and the ERP hand-over."""
+    return [detect_churn, import_orders_command]
 
 
 def views():

@@ -17,8 +17,15 @@ from wtforms import DateField, HiddenField, SelectField, StringField, validators
 from models import DomainError, Opportunity, PlanItem
 from models.base import now
 
-from .base import (CrmModelView, RowButton, _l, domain_message, show_error, status_filter,
-                   status_formatter)
+from .base import (
+    CrmModelView,
+    RowButton,
+    _l,
+    domain_message,
+    show_error,
+    status_filter,
+    status_formatter,
+)
 
 LABELS = {
     "id": _l("编号"), "source": _l("机会来源"), "customer_name": _l("客户名称"),

@@ -23,8 +23,16 @@ from models.base import now
 from models.basedata import SERVICE_TYPE
 from models.service import STAR
 
-from .base import (CrmModelView, RowButton, ScopedAjaxLoader, _l, domain_message, show_error,
-                   status_filter, status_formatter)
+from .base import (
+    CrmModelView,
+    RowButton,
+    ScopedAjaxLoader,
+    _l,
+    domain_message,
+    show_error,
+    status_filter,
+    status_formatter,
+)
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),

@@ -36,9 +36,21 @@ sys.path.insert(0, ROOT)
 from peewee import PostgresqlDatabase, chunked, fn  # noqa: E402
 
 from app import create_app  # noqa: E402
-from models import (ALL_MODELS, ChurnRecord, Customer, DomainError, Opportunity,  # noqa: E402
-                    Order, OrderLine, Product, ServiceRequest, StatusChange, User, db,
-                    schema)
+from models import (  # noqa: E402
+    ALL_MODELS,
+    ChurnRecord,
+    Customer,
+    DomainError,
+    Opportunity,
+    Order,
+    OrderLine,
+    Product,
+    ServiceRequest,
+    StatusChange,
+    User,
+    db,
+    schema,
+)
 from seed import demo, reference  # noqa: E402
 
 # The list pages timed, with the roles that open them.

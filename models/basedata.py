@@ -2,8 +2,7 @@
 
 Products and stock belong to the company's ERP: the CRM only reads them.
 """
-from peewee import (BooleanField, CharField, DecimalField, ForeignKeyField, IntegerField,
-                    TextField)
+from peewee import BooleanField, CharField, DecimalField, ForeignKeyField, IntegerField, TextField
 
 from .base import N_, BaseModel, DomainError
 

@@ -11,6 +11,7 @@ from .customers import Contact, Customer
 from .history import StatusChange
 from .security import User
 
+
 class Opportunity(BaseModel):
     NEW, ASSIGNED, DEVELOPED, FAILED = "new", "assigned", "developed", "failed"
     STATUS = {NEW: N_("未指派"), ASSIGNED: N_("已指派"),

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from flask_security import RoleMixin, UserMixin
-from peewee import (BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField,
-                    TextField)
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from .base import N_, BaseModel, DomainError, now
 

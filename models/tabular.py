@@ -6,6 +6,19 @@ from .base import N_, DomainError
 MAX_BYTES = 5 * 1024 * 1024
 
 
+class ImportRefused(DomainError):
+    """An import with bad rows: ``errors`` lists (row number, message, params); nothing is saved."""
+
+    def __init__(self, errors, message=N_("导入失败：%(count)d 行有误，未导入任何客户")):
+        super().__init__(message, count=len(errors))
+        self.errors = errors
+
+
+def cell_text(value):
+    """A cell as stripped text, None when empty."""
+    return str(value).strip() if value is not None and str(value).strip() else None
+
+
 def read_table(content, required=()):
     """The rows of a CSV or XLSX file's bytes, as dicts keyed by its first row.
 

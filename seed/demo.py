@@ -10,8 +10,23 @@ from flask import current_app
 from flask_security import hash_password
 from peewee import chunked
 
-from models import (Activity, ChurnRecord, Contact, Customer, Opportunity, Order, OrderLine,
-                    PlanItem, Product, Role, ServiceRequest, StatusChange, Stock, User, db)
+from models import (
+    Activity,
+    ChurnRecord,
+    Contact,
+    Customer,
+    Opportunity,
+    Order,
+    OrderLine,
+    PlanItem,
+    Product,
+    Role,
+    ServiceRequest,
+    StatusChange,
+    Stock,
+    User,
+    db,
+)
 
 PASSWORD = "crm-demo"
 SEED = 20071202

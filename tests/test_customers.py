@@ -236,7 +236,8 @@ def test_deleting_is_logical_and_keeps_the_history(users):
 
 ROW = {"名称": "上海东方贸易有限公司", "地区": "华北", "客户经理": "xiaoming", "客户等级": "大客户",
        "客户满意度": "4", "客户信用度": "☆☆☆", "地址": "上海市浦东新区", "邮政编码": "200120",
-       "电话": "021-1", "传真": "021-2", "网址": "www.df.cn", "法人": "赵六", "开户银行": "建设银行",
+       "电话": "021-1", "传真": "021-2", "网址": "www.df.cn", "法人": "赵六",
+       "开户银行": "建设银行",
        "银行帐号": "6227", "注册资金（万元）": "1,000"}
 
 
@@ -252,7 +253,8 @@ def test_an_import_creates_numbered_customers(users):
 
 
 def test_an_import_with_a_bad_row_saves_nothing_and_names_every_bad_row(users):
-    from models.customers import ImportRefused, import_customers
+    from models.customers import import_customers
+    from models.tabular import ImportRefused
     rows = [ROW, {**ROW, "客户经理": "supervisor"}, {**ROW, "地区": "火星"}, ROW,
             {**ROW, "注册资金（万元）": "很多"}]
     with pytest.raises(ImportRefused) as refused:
@@ -290,7 +292,8 @@ def test_erp_orders_arrive_by_import_and_a_second_import_replaces_them(users):
                                    {"状态": "部分回款"}, {"数量": "0"}, {"数量": "两"},
                                    {"单价": "-1"}, {"送货地址": ""}, {"商品名称": ""}])
 def test_a_bad_order_row_imports_nothing(users, cells):
-    from models.customers import ImportRefused, import_orders
+    from models.customers import import_orders
+    from models.tabular import ImportRefused
     Customer.create_numbered(NOW, name="甲", manager=users["xiaoming"])
     with pytest.raises(ImportRefused) as refused:
         import_orders([order_row(订单编号="DD1"), order_row(订单编号="DD2", **cells)])

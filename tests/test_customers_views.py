@@ -237,7 +237,8 @@ def upload(client, content, filename):
         "csrf_token": csrf_token(client, "/admin/")})
 
 
-CSV = "名称,地区,客户经理,客户等级,客户满意度,客户信用度,地址,邮政编码,电话,传真,网址,法人,开户银行,银行帐号\r\n" \
+CSV = "名称,地区,客户经理,客户等级,客户满意度,客户信用度,地址,邮政编码,电话,传真,网址," \
+      "法人,开户银行,银行帐号\r\n" \
       "杭州湖畔科技,华北,xiaoming,大客户,4,5,杭州市,310000,0571-1,0571-2,www.hp.cn,钱七,农业银行,6228\r\n"
 
 
@@ -260,7 +261,8 @@ def test_customers_are_imported_from_xlsx(client_for, users):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"PK\x03\x04 not really a workbook", "无法读取文件"), ("名字,地方\r\n甲,乙\r\n".encode(), "缺少表头"),
+    (b"PK\x03\x04 not really a workbook", "无法读取文件"),
+    ("名字,地方\r\n甲,乙\r\n".encode(), "缺少表头"),
     (CSV.replace("xiaoming", "nobody").encode(), "第 2 行"), (b"", "")])
 def test_a_bad_import_file_is_explained_and_imports_nothing(client_for, users, content, message):
     response = upload(client_for("supervisor"), content, "customers.csv")

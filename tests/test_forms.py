@@ -3,8 +3,16 @@ import re
 
 import pytest
 
-from models import Activity, Contact, Customer, DictionaryEntry, Opportunity, Role, ServiceRequest
-from models import User
+from models import (
+    Activity,
+    Contact,
+    Customer,
+    DictionaryEntry,
+    Opportunity,
+    Role,
+    ServiceRequest,
+    User,
+)
 from tests.conftest import csrf_token
 
 # (who may create, screen, model)

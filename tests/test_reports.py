@@ -5,8 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from models import (ChurnRecord, Customer, DictionaryEntry, Order, OrderLine, Product,
-                    ServiceRequest, reports)
+from models import (
+    ChurnRecord,
+    Customer,
+    DictionaryEntry,
+    Order,
+    OrderLine,
+    Product,
+    ServiceRequest,
+    reports,
+)
 from models.basedata import SERVICE_TYPE
 from models.customers import customers_of
 

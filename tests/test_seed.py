@@ -7,9 +7,25 @@ from collections import Counter
 
 import pytest
 
-from models import (ALL_MODELS, Activity, ChurnRecord, Contact, Customer, DictionaryEntry,
-                    Opportunity, Order, OrderLine, PlanItem, Product, ServiceRequest,
-                    StatusChange, Stock, User, UserRoles, db)
+from models import (
+    ALL_MODELS,
+    Activity,
+    ChurnRecord,
+    Contact,
+    Customer,
+    DictionaryEntry,
+    Opportunity,
+    Order,
+    OrderLine,
+    PlanItem,
+    Product,
+    ServiceRequest,
+    StatusChange,
+    Stock,
+    User,
+    UserRoles,
+    db,
+)
 from models.basedata import CUSTOMER_LEVEL, REGION, SERVICE_TYPE
 from seed import demo, reference
 from tests.conftest import DEMO_USERS, _clear, login, make_user

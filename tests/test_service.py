@@ -4,8 +4,8 @@ import datetime
 import pytest
 
 from models import Customer, DictionaryEntry, DomainError, ServiceRequest, StatusChange
-from tests.conftest import race
 from models.service import feedback_note, read_feedback
+from tests.conftest import race
 
 NOW = datetime.datetime(2026, 11, 23, 9, 30)
 LATER = NOW + datetime.timedelta(hours=3)

@@ -1,6 +1,7 @@
 """Remember each user's language choice; record every permission grant or revoke."""
 from peewee import *  # noqa: F403
 
+
 def up(migrator, db):
     class Role(Model):
         class Meta:

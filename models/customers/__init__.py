@@ -1,0 +1,15 @@
+"""Customers (客户管理): customers, contacts, interaction records, orders and churn.
+
+One file per business word: ``customer`` (the customer and his number),
+``contacts`` (联系人, 交往记录), ``orders`` (the ERP's orders and their import),
+``churn`` (流失 detection and handling), ``imports`` (the customer import).
+"""
+from .churn import ChurnRecord, months_before
+from .contacts import Activity, Contact
+from .customer import Customer, customers_of
+from .imports import IMPORT_COLUMNS, import_customers
+from .orders import ORDER_COLUMNS, Order, OrderLine, import_orders
+
+__all__ = ["IMPORT_COLUMNS", "ORDER_COLUMNS", "Activity", "ChurnRecord", "Contact", "Customer",
+           "Order", "OrderLine", "customers_of", "import_customers", "import_orders",
+           "months_before"]

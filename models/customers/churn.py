@@ -1,0 +1,117 @@
+"""客户流失: customers silent too long are warned of; the warning is postponed or confirmed."""
+import calendar
+import datetime
+
+from peewee import JOIN, CharField, DateField, DateTimeField, ForeignKeyField, TextField, fn
+
+from ..base import N_, BaseModel, DomainError, now, required_text
+from ..history import StatusChange
+from ..security import User
+from .customer import Customer, customers_of
+from .orders import Order
+
+
+def months_before(day, months):
+    """The same day ``months`` calendar months earlier (the 31st becomes the month's last day)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    last_day = calendar.monthrange(year, month)[1]
+    return datetime.date(year, month, min(day.day, last_day))
+
+
+class ChurnRecord(BaseModel):
+    """A customer at risk of being lost: 预警 → 暂缓流失 (repeatable) → 确认流失 (final)."""
+
+    WARNING, POSTPONED, CONFIRMED = "warning", "postponed", "confirmed"
+    STATUS = {WARNING: N_("预警"), POSTPONED: N_("暂缓流失"), CONFIRMED: N_("确认流失")}
+    OPEN = (WARNING, POSTPONED)
+    TEXT_LIMIT = 2000
+
+    customer = ForeignKeyField(Customer, backref="churn_records", on_delete="RESTRICT")
+    last_order_date = DateField(null=True, index=True)
+    measures = TextField(null=True)
+    reason = TextField(null=True)
+    status = CharField(max_length=10, default=WARNING, index=True)
+    created_at = DateTimeField(default=now, index=True)
+    confirmed_at = DateTimeField(null=True, index=True)
+
+    def __str__(self):
+        return f"#{self.id} {self.customer.name}"
+
+    @classmethod
+    def owned_by(cls, user):
+        """A 客户经理's churn records are those of the customers he manages."""
+        return cls.customer.in_(customers_of(user))
+
+    @classmethod
+    def detect(cls, today, months=6, at=None):
+        """Open a 预警 for every 正常 customer silent for more than ``months`` months.
+
+        Silent: his last order is older than the cutoff, or he never ordered and
+        was created before it. A customer with an open record gets no second one.
+        Returns the records created.
+        """
+        cutoff = months_before(today, months)
+        last_order = (Order.select(Order.customer, fn.MAX(Order.date).alias("last"))
+                      .group_by(Order.customer).alias("last_order"))
+        open_records = cls.select(cls.customer).where(cls.status.in_(cls.OPEN))
+        silent = (Customer.select(Customer.id, last_order.c.last)
+                  .join(last_order, JOIN.LEFT_OUTER,
+                        on=(last_order.c.customer_id == Customer.id))
+                  .where(Customer.status == Customer.ACTIVE,
+                         Customer.id.not_in(open_records),
+                         (last_order.c.last < cutoff) |
+                         (last_order.c.last.is_null() &
+                          (Customer.created_at < datetime.datetime.combine(cutoff,
+                                                                           datetime.time()))))
+                  .order_by(Customer.id).tuples())
+        at = at or now()
+        with cls._meta.database.atomic():
+            return [cls.create(customer=customer_id, last_order_date=_as_date(last),
+                               status=cls.WARNING, created_at=at)
+                    for customer_id, last in silent]
+
+    def _move(self, to_status, by, at, **fields):
+        """Change an open record (conditional: a record confirmed meanwhile stays so)."""
+        if not self.update_if(ChurnRecord.status.in_(self.OPEN), {"status": to_status, **fields}):
+            raise DomainError(N_("该流失记录已确认，不能再处理"))
+        if self.status != to_status:
+            StatusChange.record(self, self.status, to_status, by, at)
+        self.status = to_status
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def postpone(self, measure, by, at=None):
+        """暂缓流失: append a dated, signed measure to the earlier ones; can be repeated."""
+        at = at or now()
+        text = required_text(measure, self.TEXT_LIMIT, "measure", N_("追加暂缓措施"))
+        author = by if isinstance(by, User) else User.get_by_id(by)
+        entry = f"{at:%Y-%m-%d %H:%M} {author}：{text}"
+        with self._meta.database.atomic():
+            current = ChurnRecord.select(ChurnRecord.measures) \
+                .where(ChurnRecord.id == self.id).scalar()
+            measures = f"{current}\n{entry}" if current else entry
+            self._move(self.POSTPONED, by, at, measures=measures)
+
+    def confirm(self, reason, by, at=None):
+        """确认流失: the reason is required; stamps the time; the customer becomes 流失."""
+        at = at or now()
+        text = required_text(reason, self.TEXT_LIMIT, "reason", N_("流失原因"))
+        with self._meta.database.atomic():
+            self._move(self.CONFIRMED, by, at, reason=text, confirmed_at=at)
+            customer = Customer.get_by_id(self.customer_id)
+            if customer.status == Customer.ACTIVE:
+                Customer.update(status=Customer.LOST).where(Customer.id == customer.id).execute()
+                StatusChange.record(customer, Customer.ACTIVE, Customer.LOST, by, at)
+
+    def measure_list(self):
+        """The earlier measures, oldest first."""
+        return [line for line in (self.measures or "").split("\n") if line.strip()]
+
+
+def _as_date(value):
+    """A MAX(date) as a date (SQLite answers with text)."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
