@@ -21,12 +21,13 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt
 translations: $(VENV)/.installed
 	$(BIN)/pybabel -q compile -d translations -D messages
 	$(BIN)/pybabel -q compile -d translations -D flask_security
+	$(BIN)/pybabel -q compile -d translations -D admin
 
 # Re-extract the UI texts and merge them into the English catalog (then translate the new ones).
 catalog: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext -k _ -k lazy_pgettext:1c,2 --no-location --sort-output \
 		-o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en -D messages
+	$(BIN)/pybabel update --ignore-obsolete -i translations/messages.pot -d translations -l en -D messages
 
 setup: $(VENV)/.installed translations
 

@@ -74,6 +74,8 @@ def create_app(test_config=None):
     _limit_logins(app)
 
     from admin_views import init_admin
+    from admin_views.base import drop_unsafe_return_urls
+    app.before_request(drop_unsafe_return_urls)  # url=/next= stay on this site, on every page
     init_admin(app)
     _register_routes(app)
 
@@ -189,6 +191,14 @@ def _register_routes(app):
     def _locales():
         return {"crm_locales": LOCALES, "crm_locale": str(get_locale())}
 
+    from admin_views.formats import shown
+    app.add_template_filter(shown, "translated")  # texts the models marked with N_
+
+    @app.route("/favicon.ico")
+    def favicon():
+        """Browsers ask for it on pages that name none (a download, a JSON answer)."""
+        return app.send_static_file("favicon.svg")
+
     def error_page(exc):
         code = getattr(exc, "code", 500)
         return render_template("errors/error.html", code=code,
@@ -209,8 +219,5 @@ def _register_routes(app):
             if current_user.is_authenticated:
                 current_user.locale = code
                 current_user.save(only=[models.User.locale])
-        target = request.args.get("next") or ""
-        # Only same-site paths: never an open redirect.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("admin.index")
-        return redirect(target)
+        # unsafe ``next`` values never get here (drop_unsafe_return_urls)
+        return redirect(request.args.get("next") or url_for("admin.index"))

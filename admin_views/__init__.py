@@ -3,6 +3,8 @@
 Menu categories follow SPEC.md's module order; each user sees only the items
 his roles grant (Flask-Admin hides inaccessible views and empty categories).
 """
+import os
+
 from flask import redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
@@ -32,7 +34,10 @@ def init_admin(app):
     admin = Admin(
         app, name=_l("客户关系管理系统"),
         index_view=HomeView(name=_l("首页"), url="/admin"),
-        theme=Bootstrap4Theme(base_template="admin/crm_base.html", swatch="default"),
+        theme=Bootstrap4Theme(base_template="admin/crm_base.html", swatch="default",
+                              fluid=True),  # lists use the screen's width
+        # Our "admin" catalog fills what Flask-Admin's own Chinese one lacks.
+        translations_path=os.path.join(app.root_path, "translations"),
     )
     for module in MODULES:
         for view in module.views():

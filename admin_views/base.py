@@ -6,28 +6,85 @@ applies them on every path Flask-Admin exposes: list, count, details, edit,
 delete, actions, export and related-record lookups.
 """
 import datetime
+import functools
 import itertools
-import json
+import re
+from urllib.parse import urlsplit
 
-from flask import abort, flash, g, has_request_context, redirect, request, url_for
-from flask_admin import BaseView
+from flask import abort, flash, g, has_request_context, redirect, request, session, url_for
+from flask_admin import BaseView, expose
+from flask_admin.babel import gettext as admin_gettext
+from flask_admin.babel import ngettext as admin_ngettext
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
-from flask_admin.contrib.peewee.filters import FilterEqual
+from flask_admin.model.fields import AjaxSelectField
 from flask_admin.model.template import BaseListRowAction
-from flask_babel import gettext
+from flask_babel import gettext, lazy_pgettext, pgettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from peewee import SQL, ForeignKeyField, IntegrityError
+from wtforms import validators
 from wtforms.fields.core import UnboundField
+from wtfpeewee.orm import ValueRequired
 
 from models import DomainError, db
-from models.base import Msgid
+from models.base import DomainErrors, Msgid
 from models.security import ALL, OWN
 
+from . import formats
+from .filters import ChoiceFilter
+
 NOTHING = SQL("1 = 0")
+
+# A return URL is a path on this site: no scheme, no host, no control characters
+# (a browser drops a tab or newline and may read "/\t/evil.example" as "//evil.example").
+RETURN_URL_LIMIT = 2000
+RETURN_PARAMS = ("url", "next")
+UNSAFE_URL = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+MAX_ID = 2 ** 63 - 1  # the largest key either database stores
+
+
+def record_id(value):
+    """A posted record key as an int, or None for anything else (blank, text, too large)."""
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+
+
+def safe_return_url(target):
+    """``target`` if it is a path on this site (``/admin/...?...``), else None."""
+    if not isinstance(target, str) or not target.startswith("/") \
+            or len(target) > RETURN_URL_LIMIT or UNSAFE_URL.search(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target
+
+
+def drop_unsafe_return_urls():
+    """Remove from the request every ``url=``/``next=`` that would leave the site.
+
+    Runs before every view, so Flask-Admin's own pages, Flask-Security's login and
+    ours all fall back to their default page instead of redirecting off-site,
+    writing ``javascript:`` into a link, or failing on a newline in ``Location``.
+    """
+    changed = False
+    for source in ("args", "form"):
+        values = getattr(request, source)
+        bad = [key for key in RETURN_PARAMS if key in values and
+               any(safe_return_url(v) is None for v in values.getlist(key))]
+        if bad:
+            kept = values.copy()
+            for key in bad:
+                kept.poplist(key)
+            setattr(request, source, type(values)(kept))
+            changed = True
+    if changed:
+        request.__dict__.pop("values", None)  # recombined from the cleaned parts
 
 
 def user_can(code):
@@ -62,13 +119,23 @@ def domain_message(exc):
     return gettext(exc.message, **params)
 
 
+def refusals_of(exc):
+    """The single refusals an error stands for (all of a ``DomainErrors``)."""
+    return exc.errors if isinstance(exc, DomainErrors) else [exc]
+
+
 def show_error(form, exc):
-    """A rule about one field is shown next to it (True); any other is flashed (False)."""
-    if exc.field and exc.field in form:
-        form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
-        return True
-    flash(domain_message(exc), "error")
-    return False
+    """Each rule about a field of ``form`` is shown next to it, every other one is
+    flashed; True if at least one was placed on the form (so it is shown again)."""
+    placed = False
+    for error in refusals_of(exc):
+        if form is not None and error.field and error.field in form:
+            field = form[error.field]
+            field.errors = list(field.errors) + [domain_message(error)]
+            placed = True
+        else:
+            flash(domain_message(error), "error")
+    return placed
 
 
 def status_formatter(labels):
@@ -113,8 +180,49 @@ def spreadsheet_safe(cell):
 
 def status_filter(field, labels, name=None):
     """A filter on a status column offering its translated labels, not the stored codes."""
-    return FilterEqual(field, name or _l("状态"),
-                       options=[(code, _l(label)) for code, label in labels.items()])
+    return ChoiceFilter(field, name or _l("状态"),
+                        [(code, _l(label)) for code, label in labels.items()])
+
+
+def workflow_step(url, permission, *, form=None, template=None, expects=None, many=False,
+                  stay=False, methods=("GET", "POST")):
+    """Declare a view method as one workflow step page: the one way every step works.
+
+    The page needs ``permission`` (403 without it, even by a crafted URL) and
+    loads its record — ``?id=`` or the posted ``id``; with ``many`` every ``id``
+    and the comma-joined ``ids`` — within that permission's scope; a record out
+    of reach reads as one that does not exist. ``expects`` names the model's
+    transition the record must be ready for (``record.expect``), else the user
+    is sent back with the model's reason. ``form`` is a form class, or the name of
+    a view method building one from the posted data (None: the step has no form).
+    On a valid POST the decorated method is called as ``method(self, record, form)``
+    and answers the success message; a ``DomainError`` about a field is shown
+    next to it, any other is flashed. Then the user goes back to the return URL
+    (``url=``, only if it stays on this site, else the list), or with ``stay`` to
+    this step's page again. GET (and a refused form) renders ``template`` with
+    ``record``, ``form``, ``back`` and ``step`` (the method's name less ``_view``).
+    """
+    def decorate(act):
+        @functools.wraps(act)
+        def page(self):
+            return self.run_step(act, permission, form=form, template=template,
+                                 expects=expects, many=many, stay=stay)
+        page.step_permission = permission
+        return expose(url, methods=methods)(page)
+    return decorate
+
+
+class Required(validators.InputRequired):
+    """A required field (Flask-Admin's red *, the browser's ``required``): refused when
+    nothing but spaces was sent, with a message naming it as the model's do (请填写地址).
+    Input that was sent but is not valid is left to the field's own message."""
+
+    def __call__(self, form, field):
+        raw = field.raw_data[0] if field.raw_data else None
+        if raw is not None and (not isinstance(raw, str) or raw.strip()):
+            return
+        field.errors[:] = []
+        raise validators.StopValidation(gettext("请填写%(label)s", label=field.label.text))
 
 
 class PermissionMixin:
@@ -189,20 +297,47 @@ class CrmModelView(PermissionMixin, ModelView):
     action_permissions = {}
 
     can_view_details = True
+    details_template = "admin/crm_details.html"  # without Flask-Admin's filter box
     can_set_page_size = True
     page_size = 20
     page_size_options = (20, 50, 100)
+    # Booleans as 是/否 in the user's language (Flask-Admin's say "active: true", True).
+    column_type_formatters = formats.LIST
+    column_type_formatters_detail = formats.DETAIL
+    column_type_formatters_export = formats.EXPORT
     export_types = ["csv", "xlsx"]
     export_max_rows = 10000
     action_disallowed_list = ["delete"]  # business records are never mass-deleted
 
+    # The fields the model's clean() requires (SPEC.md's * fields), when the generated
+    # form would not: the form then requires them too, so they carry Flask-Admin's red *
+    # and the browser's ``required``, and every missing one is named at once.
+    form_required_columns = ()
+
     def scaffold_form(self):
-        """Form labels are the column labels, so a field is called the same everywhere."""
+        """Form labels are the column labels, so a field is called the same everywhere
+        (a related-record picker too, which Flask-Admin builds with its loader as first
+        argument); ``form_required_columns`` become required fields."""
         form_class = super().scaffold_form()
         for name, label in self.column_labels.items():
             field = getattr(form_class, name, None)
-            if isinstance(field, UnboundField) and not field.args:
+            if isinstance(field, UnboundField) and (
+                    not field.args or issubclass(field.field_class, AjaxSelectField)):
                 field.kwargs["label"] = label
+        for name, field in vars(form_class).items():
+            if not isinstance(field, UnboundField):
+                continue
+            checks = field.kwargs.get("validators") or ()
+            # wtf-peewee requires a NOT NULL column with its ValueRequired, which
+            # Flask-Admin does not mark; and its Optional() would stop the checks of an
+            # empty field the model requires.
+            if name in self.form_required_columns or \
+                    any(isinstance(v, ValueRequired) for v in checks):
+                kept = [v for v in checks if not isinstance(v, validators.Optional | ValueRequired)]
+                if not any(isinstance(v, validators.InputRequired | validators.DataRequired)
+                           for v in kept):
+                    kept.insert(0, Required())
+                field.kwargs["validators"] = kept
         return form_class
 
     column_search_labels = None  # for searched related fields: their labels, in order
@@ -212,7 +347,7 @@ class CrmModelView(PermissionMixin, ModelView):
         labels = self.column_search_labels or [
             self.column_labels.get(c, c) for c in self.column_searchable_list or ()
             if isinstance(c, str)]
-        return "、".join(str(label) for label in labels) or None
+        return pgettext("list separator", "、").join(str(label) for label in labels) or None
 
     # -- the operation flags, read per request --------------------------------
     @property
@@ -241,6 +376,9 @@ class CrmModelView(PermissionMixin, ModelView):
         """The permission the view method ``name`` needs beyond ``permission``, if any."""
         if name in self.page_permissions:
             return self.page_permissions[name]
+        step_permission = getattr(getattr(type(self), name, None), "step_permission", None)
+        if step_permission:
+            return step_permission
         operation = self.OPERATIONS.get(name)
         return getattr(self, operation) if operation else None
 
@@ -248,10 +386,94 @@ class CrmModelView(PermissionMixin, ModelView):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
-        if (name in self.OPERATIONS or name in self.page_permissions) \
-                and not user_can(self.operation_code(name)):
+        if self.needs_operation(name) and not user_can(self.operation_code(name)):
             abort(403)
         return None
+
+    def needs_operation(self, name):
+        return name in self.OPERATIONS or name in self.page_permissions or \
+            hasattr(getattr(type(self), name, None), "step_permission")
+
+    # -- the workflow steps (see ``workflow_step``) -------------------------------
+    def return_url(self):
+        """Where a page goes back to: the request's ``url=`` if it stays on this site,
+        else this screen's list."""
+        return safe_return_url(request.values.get("url")) or url_for(".index_view")
+
+    def step_records(self, permission, many=False):
+        """The records of ``id``/``ids`` (any status) that ``permission`` reaches."""
+        keys = request.values.getlist("id")
+        if many:
+            keys += [k for k in (request.values.get("ids") or "").split(",") if k]
+        pks = list(dict.fromkeys(record_id(k) for k in keys))  # a form posting to ?id= repeats it
+        if not pks or None in pks or (len(pks) > 1 and not many):
+            return []
+        pk = self.model._meta.primary_key
+        query = self.scoped(self.scoped(self.model.select().where(pk.in_(pks)), self.permission),
+                            permission)
+        return list(query.order_by(pk))
+
+    def run_step(self, act, permission, form, template, expects, many, stay):
+        back = self.return_url()
+        records = self.step_records(permission, many)
+        if not records:
+            flash(gettext("记录不存在或您无权操作。"), "error")
+            return redirect(back)
+        record = records if many else records[0]
+        try:
+            for each in records if expects else ():
+                each.expect(expects)
+        except DomainError as exc:
+            flash(domain_message(exc), "error")
+            return redirect(back)
+        here = url_for("." + act.__name__, id=[r.id for r in records], url=back)
+        formdata = request.form if request.method == "POST" else None
+        make_form = getattr(self, form) if isinstance(form, str) else form
+        step_form = make_form(formdata) if make_form else None
+        if request.method == "POST" and (step_form is None or step_form.validate()):
+            try:
+                message = act(self, record, step_form)
+            except DomainError as exc:
+                # next to its field: the form again, with what was typed; else flashed
+                if not show_error(step_form, exc):
+                    return redirect(here if stay else back)
+            else:
+                if message:
+                    flash(message, "success")
+                return redirect(here if stay else back)
+        if template is None:
+            return redirect(back)
+        return self.render(template, record=record, form=step_form, back=back,
+                           step=act.__name__.removesuffix("_view"), here=here)
+
+    def get_list_row_actions(self):
+        """Every list's row buttons carry their label (查看 / 编辑 / 删除), each shown
+        only where this user may use it on that row; workflow screens add their steps."""
+        buttons = []
+        if self.can_view_details:
+            buttons.append(RowButton(_l("查看"), ".details_view"))
+        if self.can_edit:
+            buttons.append(RowButton(_l("编辑"), ".edit_view", show=lambda row: self.may(
+                self.edit_permission, row) and self.row_editable(row)))
+        if self.can_delete:
+            buttons.append(RowButton(
+                lazy_pgettext("button", "删除"), ".delete_view", post=True, tone="danger",
+                confirm=lambda row: gettext("确认删除“%(name)s”？", name=self.row_title(row)),
+                show=lambda row: self.may(self.delete_permission, row) and
+                self.row_deletable(row)))
+        return buttons
+
+    def row_title(self, row):
+        """How a question names ``row`` (确认删除“…”？)."""
+        return str(row)
+
+    def row_editable(self, row):
+        """Whether ``row`` may be edited at all (a locked dictionary entry may not)."""
+        return True
+
+    def row_deletable(self, row):
+        """Whether ``row`` may be deleted at all (a role still held by users may not)."""
+        return self.row_editable(row)
 
     def is_action_allowed(self, name):
         return super().is_action_allowed(name) and user_can(self.action_permissions.get(name))
@@ -328,6 +550,26 @@ class CrmModelView(PermissionMixin, ModelView):
                     attach_related(rows, self.model, column.split("."))
         return count, rows
 
+    # -- the success messages: SPEC.md's, on every screen ------------------------
+    SUCCESS_MESSAGES = {"create_view": _l("保存成功"), "edit_view": _l("保存成功"),
+                        "delete_view": _l("删除成功")}
+
+    def _run_view(self, fn, *args, **kwargs):
+        """A successful save answers 保存成功 and a delete 删除成功, not Flask-Admin's
+        创建记录成功。/ 保存记录成功。/ 1 条记录被成功删除。: its text, flashed inside
+        its create/edit/delete views, is replaced here once the view has run."""
+        response = super()._run_view(fn, *args, **kwargs)
+        ours = self.SUCCESS_MESSAGES.get(getattr(fn, "__name__", None))
+        if ours is not None and session.get("_flashes"):
+            theirs = {admin_gettext("Record was successfully created."),
+                      admin_gettext("Record was successfully saved."),
+                      admin_ngettext("Record was successfully deleted.",
+                                     "%(count)s records were successfully deleted.", 1, count=1)}
+            session["_flashes"] = [
+                (category, str(ours) if category == "success" and message in theirs
+                 else message) for category, message in session["_flashes"]]
+        return response
+
     # -- writes: atomic, non-recursive, business errors shown as messages -----
     def create_model(self, form):
         with db.atomic() as txn:
@@ -379,19 +621,20 @@ class CrmModelView(PermissionMixin, ModelView):
         model.delete_instance()
 
     def _on_model_change(self, form, model, is_created):
-        """A business rule about one field is shown next to that field."""
+        """Every business rule refused (``clean()`` reports them all at once) is shown
+        next to its field, the others flashed; the form comes back with what was typed."""
         try:
             super()._on_model_change(form, model, is_created)
         except DomainError as exc:
-            if exc.field and exc.field in form:
-                form[exc.field].errors = list(form[exc.field].errors) + [domain_message(exc)]
-                exc.shown = True  # handle_view_exception then flashes nothing
+            show_error(form, exc)
+            exc.shown = True  # handle_view_exception then flashes nothing more
             raise
 
     def handle_view_exception(self, exc):
         if isinstance(exc, DomainError):
             if not getattr(exc, "shown", False):
-                flash(domain_message(exc), "error")
+                for error in refusals_of(exc):
+                    flash(domain_message(error), "error")
             return True
         if isinstance(exc, IntegrityError):
             flash(gettext("该记录仍被其他数据引用或与已有数据重复，未能保存。"), "error")
@@ -419,12 +662,19 @@ class ReadOnlyView(CrmModelView):
     can_create = can_edit = can_delete = False
 
 
+def current_page():
+    """This page as a return URL (a path on this site)."""
+    return request.full_path.rstrip("?")
+
+
 class RowButton(BaseListRowAction):
     """A labelled button in a list row: a link, or a POST form carrying the CSRF token.
 
     ``show(row)`` decides per row whether the user sees it (the view checks again
-    when it is used); ``confirm(row)`` is the question asked before a POST;
-    ``tone`` is the Bootstrap colour (danger for what cannot be undone).
+    when it is used); ``confirm(row)`` is the question asked before it is used,
+    carried in a ``data-confirm`` attribute that static/crm.js reads (never as
+    script in an attribute); ``tone`` is the Bootstrap colour (danger for what
+    cannot be undone). Every button carries the page as its return URL.
     """
 
     def __init__(self, title, endpoint, post=False, confirm=None, show=None, tone="secondary",
@@ -436,23 +686,21 @@ class RowButton(BaseListRowAction):
     def render(self, context, row_id, row):
         if self.show is not None and not self.show(row):
             return ""
-        back = context.get("return_url") or request.url
-        face = self.title
+        back = safe_return_url(context.get("return_url")) or current_page()
         css = f"btn btn-sm btn-outline-{self.tone} crm-row-action"
-        if not self.post:
-            return Markup('<a class="{}" href="{}">{}</a>').format(
-                css, url_for(self.endpoint, **{self.param: row_id}, url=back), face)
-        onclick = Markup("")
+        question = Markup("")
         if self.confirm is not None:
-            onclick = Markup(' onclick="return faHelpers.safeConfirm({});"').format(
-                json.dumps(str(self.confirm(row)), ensure_ascii=False))
+            question = Markup(' data-confirm="{}"').format(str(self.confirm(row)))
+        if not self.post:
+            return Markup('<a class="{}" href="{}"{}>{}</a>').format(
+                css, url_for(self.endpoint, **{self.param: row_id}, url=back), question,
+                self.title)
         return Markup(
-            '<form class="crm-row-action" method="POST" action="{}">'
+            '<form class="crm-row-action" method="POST" action="{}"{}>'
             '<input type="hidden" name="id" value="{}"><input type="hidden" name="url" value="{}">'
             '<input type="hidden" name="csrf_token" value="{}">'
-            '<button type="submit" class="{}" title="{}"{}>{}</button></form>').format(
-            url_for(self.endpoint), row_id, back, generate_csrf(), css, self.title, onclick,
-            face)
+            '<button type="submit" class="{}">{}</button></form>').format(
+            url_for(self.endpoint), question, row_id, back, generate_csrf(), css, self.title)
 
 
 def link(url, text):
@@ -460,6 +708,7 @@ def link(url, text):
 
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
-           "current_scope", "domain_message", "link", "scope_query", "show_error",
-           "spreadsheet_safe",
-           "status_filter", "status_formatter", "user_can"]
+           "current_page", "current_scope", "domain_message", "drop_unsafe_return_urls", "link",
+           "record_id",
+           "safe_return_url", "scope_query", "show_error", "spreadsheet_safe", "status_filter",
+           "status_formatter", "user_can", "workflow_step"]

@@ -1,7 +1,12 @@
 """基础数据 screens: the data dictionary, product and stock lookup."""
-from models import DictionaryEntry, Product, Stock
+from flask import flash, redirect, request
+from flask_admin import expose
+from flask_admin.helpers import get_redirect_target
 
-from .base import CrmModelView, ReadOnlyView, _l
+from models import DictionaryEntry, DomainError, Product, Stock
+
+from .base import CrmModelView, ReadOnlyView, _l, domain_message
+from .formats import money, shown
 
 
 class DictionaryView(CrmModelView):
@@ -16,8 +21,29 @@ class DictionaryView(CrmModelView):
     column_default_sort = [("category", False), ("value", False)]
     form_columns = ["category", "item", "value", "editable"]
     form_widget_args = {"category": {"list": "crm-categories", "autocomplete": "off"}}
+    column_formatters = {"category": lambda v, c, m, n: shown(m.category_label())}
+
+    def row_title(self, row):
+        return row.item  # the category is a label of the UI, the item is the data
     create_template = "admin/basedata/dictionary_create.html"
     edit_template = "admin/basedata/dictionary_edit.html"
+    details_template = "admin/basedata/dictionary_details.html"
+
+    def row_editable(self, row):
+        """A locked entry (the 企业客户等级 levels) offers neither 编辑 nor 删除."""
+        return row.editable
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        """A locked entry's form is not even shown: a message, back to the list."""
+        entry = self.get_one(request.args.get("id"))
+        try:
+            if entry is not None:
+                entry.ensure_editable()
+        except DomainError as exc:
+            flash(domain_message(exc), "error")
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
+        return super().edit_view()
 
     @staticmethod
     def categories():
@@ -42,6 +68,7 @@ class ProductView(ReadOnlyView):
                      "batch": _l("等级/批次"), "unit": _l("单位"), "price": _l("单价（元）"),
                      "note": _l("备注")}
     column_searchable_list = ["name", "model", "batch"]
+    column_formatters = {"price": lambda view, context, model, name: money(model.price)}
 
 
 class StockView(ReadOnlyView):

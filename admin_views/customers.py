@@ -7,7 +7,6 @@ import click
 from flask import Response, current_app, flash, g, redirect, request, url_for
 from flask.cli import with_appcontext
 from flask_admin import expose
-from flask_admin.contrib.peewee.filters import BasePeeweeFilter
 from flask_admin.form import BaseForm
 from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_security import current_user
@@ -41,7 +40,10 @@ from .base import (
     domain_message,
     status_filter,
     status_formatter,
+    workflow_step,
 )
+from .filters import ChoiceFilter, DayRange, DictionaryOptions, ManagerFilter
+from .formats import money
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -82,7 +84,12 @@ class CustomerView(CrmModelView):
     column_details_list = list(CUSTOMER_LABELS)[:-1]
     column_labels = CUSTOMER_LABELS
     column_searchable_list = ["number", "name", "region"]
-    column_filters = ["region", "level"]
+    column_filters = [
+        ChoiceFilter(Customer.region, _l("地区"), DictionaryOptions(REGION)),
+        ChoiceFilter(Customer.level, _l("客户等级"), DictionaryOptions(CUSTOMER_LEVEL, "value"),
+                     coerce=int),
+        ManagerFilter(Customer.manager, _l("客户经理")),
+    ]
     column_sortable_list = ["number", "name", "region", "level"]
     column_default_sort = "number"
     column_formatters = {"satisfaction": stars, "credit": stars, "level": level_label,
@@ -96,6 +103,9 @@ class CustomerView(CrmModelView):
                       "credit": SelectField, "manager": SelectField}
     form_args = {name: {"coerce": int} for name in ("level", "satisfaction", "credit",
                                                     "manager")}
+    # SPEC.md's * fields, which Customer.clean requires: marked, and all named at once
+    form_required_columns = [*Customer.REQUIRED_TEXT, "region", "manager", "level",
+                             *Customer.RATINGS]
 
     list_template = "admin/customers/customer_list.html"
     page_permissions = {"import_view": "customers.customer.import",
@@ -177,14 +187,29 @@ class ImportForm(BaseForm):
     file = FileField(_l("导入文件（CSV 或 XLSX）"), validators=[validators.InputRequired()])
 
 
+def customer_picker(scope_code):
+    """The 客户 field of a per-customer form: the customers ``scope_code`` reaches,
+    found by 客户编号 or 名称, listed on a click."""
+    return ScopedAjaxLoader("customer", Customer, scope_code, fields=["number", "name"],
+                            placeholder=_l("输入客户编号或名称查找"), minimum_input_length=0)
+
+
 class PerCustomerView(CrmModelView):
     """A screen of one customer's records, reached from the customer list (?customer=ID)."""
 
     def is_visible(self):
         return False  # reached from a customer row, not from the menu
 
+    def get_url(self, endpoint, **kwargs):
+        """The 创建 of a customer's list leads to a form for that customer (?customer=)."""
+        customer_id = request.args.get("customer", type=int)
+        if endpoint == ".create_view" and customer_id and "customer" not in kwargs:
+            kwargs["customer"] = customer_id
+        return super().get_url(endpoint, **kwargs)
+
     def create_form(self, obj=None):
-        """A record added from a customer's list belongs to that customer by default."""
+        """A record added from a customer's list belongs to that customer by default
+        (if the user may reach him: the picker's scope decides)."""
         form = super().create_form(obj)
         customer_id = request.args.get("customer", type=int)
         if customer_id and request.method == "GET" and "customer" in form:
@@ -202,15 +227,18 @@ class PerCustomerView(CrmModelView):
 class ContactView(PerCustomerView):
     permission = create_permission = edit_permission = delete_permission = "customers.contact"
     column_list = ["customer", "name", "gender", "title", "office_phone", "mobile", "note"]
+    column_details_list = column_list  # not the row id
     column_sortable_list = [("customer", Customer.number), "name"]
     column_labels = {"customer": _l("客户"), "name": _l("姓名"), "gender": _l("性别"),
                      "title": _l("职位"), "office_phone": _l("办公电话"), "mobile": _l("手机"),
                      "note": _l("备注")}
     column_formatters = {"gender": status_formatter(Contact.GENDER)}
     form_columns = ["customer", "name", "gender", "title", "office_phone", "mobile", "note"]
-    form_choices = {"gender": [(k, v) for k, v in Contact.GENDER.items()]}
-    form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.contact",
-                                                   fields=["number", "name"])}
+    form_overrides = {"gender": SelectField}  # 男/女, 男 by default (the model's)
+    form_args = {"gender": {"choices": [(code, _l(label))
+                                        for code, label in Contact.GENDER.items()]}}
+    form_required_columns = ["customer", *Contact.REQUIRED_TEXT]
+    form_ajax_refs = {"customer": customer_picker("customers.contact")}
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
@@ -220,22 +248,29 @@ class ContactView(PerCustomerView):
     def on_model_change(self, form, model, is_created):
         if not is_created:
             model.name = Contact.get_by_id(model.id).name  # a crafted POST cannot rename
+        model.clean()
 
 
 class ActivityView(PerCustomerView):
     permission = create_permission = edit_permission = delete_permission = "customers.activity"
     column_list = ["customer", "date", "place", "summary", "detail", "note"]
+    column_details_list = column_list  # not the row id
     column_sortable_list = [("customer", Customer.number), "date", "summary"]
     column_labels = {"customer": _l("客户"), "date": _l("时间"), "place": _l("地点"),
                      "summary": _l("概要"), "detail": _l("详细信息"), "note": _l("备注")}
     column_default_sort = ("date", True)
     form_columns = ["customer", "date", "place", "summary", "detail", "note"]
-    form_ajax_refs = {"customer": ScopedAjaxLoader("customer", Customer, "customers.activity",
-                                                   fields=["number", "name"])}
+    form_args = {"detail": {"validators": [validators.Length(
+        max=Activity.OPTIONAL_TEXT["detail"][1])]}}
+    form_required_columns = ["customer", "date", *Activity.REQUIRED_TEXT]
+    form_ajax_refs = {"customer": customer_picker("customers.activity")}
+
+    def on_model_change(self, form, model, is_created):
+        model.clean()  # every refused field is shown next to it at once
 
 
 def order_total(view, context, model, name):
-    return f"{model.total:,.2f}"
+    return money(model.total)
 
 
 class OrderView(PerCustomerView, ReadOnlyView):
@@ -249,6 +284,9 @@ class OrderView(PerCustomerView, ReadOnlyView):
                      "address": _l("送货地址"), "status": _l("状态"), "total": _l("总金额"),
                      "lines": _l("订单明细")}
     column_default_sort = ("date", True)
+    column_filters = [ManagerFilter(Order.customer, _l("客户经理")),
+                      DayRange(Order.date, _l("日期")),
+                      status_filter(Order.status, Order.STATUS)]
     column_formatters = {"status": status_formatter(Order.STATUS), "total": order_total}
     column_formatters_detail = {"status": status_formatter(Order.STATUS), "total": order_total,
                                 "lines": lambda v, c, m, n: order_lines(m)}
@@ -260,38 +298,31 @@ class OrderView(PerCustomerView, ReadOnlyView):
 
 def order_lines(order):
     rows = Markup("").join(
-        Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{:,.2f}</td><td>{:,.2f}</td></tr>")
-        .format(str(line.product), line.quantity, line.unit, line.price, line.amount)
+        Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>")
+        .format(str(line.product), line.quantity, line.unit, money(line.price),
+                money(line.amount))
         for line in order.lines.join(OrderLine.product.rel_model))
     head = Markup("<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>").format(
         gettext("商品"), gettext("数量"), gettext("单位"), gettext("单价"), gettext("金额"))
     return Markup('<table class="table table-sm">{}{}</table>').format(head, rows)
 
 
-class ManagerNameFilter(BasePeeweeFilter):
-    """客户经理 (name contains): churn records of the customers of matching managers."""
-
-    def apply(self, query, value):
-        managers = User.select(User.id).where(User.full_name.contains(value) |
-                                              User.username.contains(value))
-        return query.where(ChurnRecord.customer.in_(
-            Customer.select(Customer.id).where(Customer.manager.in_(managers))))
-
-    def operation(self):
-        return gettext("包含")
+CHURN_TEXT = [validators.InputRequired(), validators.Length(max=ChurnRecord.TEXT_LIMIT)]
+CHURN_STEP_TEMPLATE = "admin/customers/churn_step.html"
 
 
-class ChurnStepForm(BaseForm):
-    text = TextAreaField(validators=[validators.InputRequired(),
-                                     validators.Length(max=ChurnRecord.TEXT_LIMIT)])
+class PostponeForm(BaseForm):
+    measure = TextAreaField(_l("追加暂缓措施"), validators=CHURN_TEXT)
+
+
+class ConfirmForm(BaseForm):
+    reason = TextAreaField(_l("流失原因"), validators=CHURN_TEXT)
 
 
 class ChurnView(ReadOnlyView):
     """客户流失管理: warnings found by ``flask detect-churn``, postponed or confirmed here."""
 
     permission = export_permission = "customers.churn"
-    page_permissions = {"postpone_view": "customers.churn.postpone",
-                        "confirm_view": "customers.churn.confirm"}
     column_list = ["id", "customer", "customer.manager", "last_order_date", "confirmed_at",
                    "status"]
     column_details_list = ["id", "customer", "customer.manager", "last_order_date", "status",
@@ -305,7 +336,7 @@ class ChurnView(ReadOnlyView):
     column_sortable_list = ["id", "last_order_date", "confirmed_at", "status"]
     column_default_sort = ("id", True)
     column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS),
-                      ManagerNameFilter(ChurnRecord.customer, _l("客户经理"))]
+                      ManagerFilter(ChurnRecord.customer, _l("客户经理"))]
     column_formatters = {"status": status_formatter(ChurnRecord.STATUS)}
     column_formatters_detail = {"status": status_formatter(ChurnRecord.STATUS),
                                 "measures": lambda v, c, m, n: Markup("<br>").join(
@@ -322,39 +353,22 @@ class ChurnView(ReadOnlyView):
                       show=open_and("customers.churn.confirm")),
         ]
 
-    @expose("/postpone/", methods=("GET", "POST"))
-    def postpone_view(self):
-        return self._step("postpone", _l("追加暂缓措施"),
-                          lambda record, text: record.postpone(text, by=current_user.id,
-                                                               at=now()),
-                          gettext("已暂缓流失"))
+    @workflow_step("/postpone/", "customers.churn.postpone", form=PostponeForm,
+                   expects="postpone", template=CHURN_STEP_TEMPLATE)
+    def postpone_view(self, record, form):
+        """暂缓流失: a measure appended to the earlier ones (shown above the input)."""
+        record.postpone(form.measure.data, by=current_user.id, at=now())
+        return gettext("已暂缓流失")
 
-    @expose("/confirm/", methods=("GET", "POST"))
-    def confirm_view(self):
-        return self._step("confirm", _l("流失原因"),
-                          lambda record, text: record.confirm(text, by=current_user.id,
-                                                              at=now()),
-                          gettext("已确认流失，客户状态已改为流失"))
+    @workflow_step("/confirm/", "customers.churn.confirm", form=ConfirmForm, expects="confirm",
+                   template=CHURN_STEP_TEMPLATE)
+    def confirm_view(self, record, form):
+        """确认流失 (final, asked first): the customer becomes 流失."""
+        record.confirm(form.reason.data, by=current_user.id, at=now())
+        return gettext("已确认流失，客户状态已改为流失")
 
-    def _step(self, step, label, act, done):
-        """A page with the record, its earlier measures and one required text."""
-        back = request.values.get("url") or url_for(".index_view")
-        record = self.get_one(request.values.get("id"))
-        if record is None or record.status not in ChurnRecord.OPEN:
-            flash(gettext("记录不存在、已确认或您无权操作。"), "error")
-            return redirect(back)
-        form = ChurnStepForm(request.form if request.method == "POST" else None)
-        form.text.label.text = label
-        if request.method == "POST" and form.validate():
-            try:
-                act(record, form.text.data)
-            except DomainError as exc:
-                form.text.errors = [domain_message(exc)]
-            else:
-                flash(done, "success")
-                return redirect(back)
-        return self.render("admin/customers/churn_step.html", record=record, form=form,
-                           step=step, back=back, status=status_formatter(ChurnRecord.STATUS))
+    def render(self, template, **kwargs):
+        return super().render(template, status=status_formatter(ChurnRecord.STATUS), **kwargs)
 
 
 @click.command("detect-churn")

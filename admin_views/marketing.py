@@ -6,26 +6,27 @@ call the model's verbs and show what they answer.
 import datetime
 
 from flask import flash, redirect, request, url_for
-from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import BaseForm
 from flask_babel import gettext, lazy_pgettext, ngettext
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms import DateField, HiddenField, SelectField, StringField, validators
+from wtforms import DateField, SelectField, StringField, validators
 
 from models import DomainError, Opportunity, PlanItem
-from models.base import now
+from models.base import N_, now
 
 from .base import (
     CrmModelView,
     RowButton,
     _l,
     domain_message,
-    show_error,
+    record_id,
     status_filter,
     status_formatter,
+    workflow_step,
 )
+from .formats import user_label
 
 LABELS = {
     "id": _l("编号"), "source": _l("机会来源"), "customer_name": _l("客户名称"),
@@ -61,8 +62,8 @@ class OpportunityDetails:
 
 
 class AssignForm(BaseForm):
-    ids = HiddenField()
-    manager = SelectField(_l("指派给"), coerce=int, validate_choice=False,
+    # Any number passes the form; the model says whether it is an active 客户经理.
+    manager = SelectField(_l("指派给"), coerce=record_id, validate_choice=False,
                           validators=[validators.InputRequired()])
 
 
@@ -74,7 +75,6 @@ class OpportunityView(OpportunityDetails, CrmModelView):
     edit_permission = "marketing.opportunity.edit"
     delete_permission = "marketing.opportunity.delete"
     export_permission = "marketing.opportunity"
-    page_permissions = {"assign_view": "marketing.opportunity.assign"}
     action_permissions = {"assign": "marketing.opportunity.assign"}
 
     column_list = ["id", "customer_name", "summary", "contact", "contact_phone", "created_at"]
@@ -95,9 +95,20 @@ class OpportunityView(OpportunityDetails, CrmModelView):
         "summary": {"validators": [validators.InputRequired()]},
     }
     form_widget_args = {"description": {"rows": 6}}
+    create_template = "admin/marketing/opportunity_create.html"
 
     def base_query(self):
         return Opportunity.unassigned()
+
+    def render(self, template, **kwargs):
+        """The create screen also shows what the system fills in (SPEC.md §1.1): 编号,
+        创建人 and 创建时间, read-only and never posted — stamp_created sets them."""
+        if template == self.create_template:
+            kwargs["stamps"] = [("id", LABELS["id"], gettext("自动生成")),
+                                ("created_by", LABELS["created_by"], str(current_user)),
+                                ("created_at", LABELS["created_at"],
+                                 now().strftime("%Y-%m-%d %H:%M"))]
+        return super().render(template, **kwargs)
 
     def get_list_row_actions(self):
         return [
@@ -131,50 +142,35 @@ class OpportunityView(OpportunityDetails, CrmModelView):
     # -- 指派 ------------------------------------------------------------------
     @action("assign", _l("指派"))
     def action_assign(self, ids):
-        return redirect(url_for(".assign_view", ids=",".join(ids), url=self._list_url()))
+        return redirect(url_for(".assign_view", ids=",".join(ids), url=self.return_url()))
 
-    def _list_url(self):
-        return request.form.get("url") or request.args.get("url") or url_for(".index_view")
+    def assign_form(self, formdata):
+        form = AssignForm(formdata)
+        form.manager.choices = [("", gettext("请选择客户经理"))] + [
+            (m.id, user_label(m)) for m in Opportunity.assignable_managers()]
+        return form
 
-    @expose("/assign/", methods=("GET", "POST"))
-    def assign_view(self):
-        """Pick one 客户经理 for one or many selected opportunities."""
-        form = AssignForm(request.form if request.method == "POST" else None,
-                          ids=request.values.get("ids", ""))
-        managers = list(Opportunity.assignable_managers())
-        form.manager.choices = [(m.id, f"{m.full_name}（{m.username}）") for m in managers]
-        opportunities = self.selected((form.ids.data or "").split(","),
-                                      "marketing.opportunity.assign")
-        back = self._list_url()
-        if not opportunities:
-            flash(gettext("请选择要指派的未指派销售机会"), "error")
-            return redirect(back)
-        if request.method == "POST" and form.validate():
-            if self._assign(opportunities, form):
-                return redirect(back)
-        return self.render("admin/marketing/assign.html", form=form,
-                           opportunities=opportunities, back=back)
+    @workflow_step("/assign/", "marketing.opportunity.assign", form="assign_form",
+                   template="admin/marketing/assign.html", expects="assign", many=True)
+    def assign_view(self, opportunities, form):
+        """指派: one 客户经理 for one (its row button) or many (选中的 → 指派) opportunities.
 
-    def _assign(self, opportunities, form):
-        """Assign each; a refused row is named, the others still go through."""
+        A refused row is named and the others still go through.
+        """
         done = []
         for opportunity in opportunities:
             try:
                 opportunity.assign(form.manager.data, by=current_user.id, at=now())
             except DomainError as exc:
-                if exc.field == "manager":
-                    form.manager.errors = [domain_message(exc)]
-                    return False
+                if exc.field:
+                    raise  # the 客户经理 itself is refused: nothing was assigned
                 flash(domain_message(exc), "error")
             else:
                 done.append(opportunity)
-        if done:
-            manager = next(label for value, label in form.manager.choices
-                           if value == form.manager.data)
-            flash(ngettext("%(num)d 条销售机会已指派给 %(manager)s",
-                           "%(num)d 条销售机会已指派给 %(manager)s",
-                           len(done), manager=manager), "success")
-        return True
+        manager = dict(form.manager.choices).get(form.manager.data, "")
+        return done and ngettext("%(num)d 条销售机会已指派给 %(manager)s",
+                                 "%(num)d 条销售机会已指派给 %(manager)s",
+                                 len(done), manager=manager)
 
 
 class PlanItemForm(BaseForm):
@@ -187,10 +183,6 @@ class PlanView(OpportunityDetails, CrmModelView):
     """客户开发计划: opportunities under development with their steps; final ones to 查看."""
 
     permission = export_permission = "marketing.plan"
-    page_permissions = {"plan_view": "marketing.plan.make",
-                        "execute_view": "marketing.plan.execute",
-                        "develop_view": "marketing.plan.close",
-                        "stop_view": "marketing.plan.close"}
 
     column_list = ["id", "customer_name", "summary", "contact", "assigned_to", "assigned_at",
                    "status"]
@@ -232,111 +224,60 @@ class PlanView(OpportunityDetails, CrmModelView):
                       show=working("marketing.plan.close")),
         ]
 
-    def _opportunity(self):
-        """The opportunity of ?id= (or the posted id) within this user's scope for the page."""
-        opportunity = self.get_one(request.values.get("id"))
-        if opportunity is None:
-            flash(gettext("记录不存在或您无权操作。"), "error")
-        return opportunity
+    # -- 制定计划 / 执行计划 ---------------------------------------------------
+    def plan_form(self, formdata):
+        """The 添加计划项 form; a POST editing or deleting an item carries none."""
+        if formdata is not None and formdata.get("op") != "add":
+            return None
+        return PlanItemForm(formdata)
 
-    def _back(self):
-        return redirect(request.values.get("url") or url_for(".index_view"))
-
-    # -- 制定计划 -------------------------------------------------------------
-    @expose("/plan/", methods=("GET", "POST"))
-    def plan_view(self):
-        opportunity = self._opportunity()
-        if opportunity is None:
-            return self._back()
-        form = PlanItemForm(request.form if request.form.get("op") == "add" else None)
-        if request.method == "POST":
-            done = self._plan_step(opportunity, form)
-            if done:
-                return redirect(url_for(".plan_view", id=opportunity.id))
-        return self.render("admin/marketing/plan.html", opportunity=opportunity, form=form,
-                           mode="plan")
-
-    def _plan_step(self, opportunity, form):
+    @workflow_step("/plan/", "marketing.plan.make", form="plan_form", expects="plan",
+                   template="admin/marketing/plan.html", stay=True)
+    def plan_view(self, opportunity, form):
+        """制定计划: add an item, edit an item's text, delete an item without a result."""
         op = request.form.get("op")
-        try:
-            if op == "add":
-                if not form.validate():
-                    return False
-                opportunity.add_plan_item(form.date.data, form.content.data,
-                                          today=datetime.date.today())
-                flash(gettext("保存成功"), "success")
-            elif op in ("edit", "delete"):
-                item = self._item(opportunity)
-                if item is None:
-                    return True
-                if op == "edit":
-                    item.edit_content(request.form.get("content"))
-                    flash(gettext("保存成功"), "success")
-                else:
-                    item.remove()
-                    flash(gettext("已删除计划项"), "success")
-        except DomainError as exc:
-            if op == "add":
-                return not show_error(form, exc)  # next to the field: the form again
-            flash(domain_message(exc), "error")
-        return True
+        if op == "add":
+            opportunity.add_plan_item(form.date.data, form.content.data,
+                                      today=datetime.date.today())
+            return gettext("保存成功")
+        item = self._item(opportunity)
+        if op == "edit":
+            item.edit_content(request.form.get("content"))
+            return gettext("保存成功")
+        if op == "delete":
+            item.remove()
+            return gettext("已删除计划项")
+        return None
+
+    @workflow_step("/execute/", "marketing.plan.execute", expects="plan",
+                   template="admin/marketing/plan.html", stay=True)
+    def execute_view(self, opportunity, form):
+        """执行计划: the 执行效果 of one item."""
+        self._item(opportunity).record_result(request.form.get("result"))
+        return gettext("保存成功")
 
     @staticmethod
     def _item(opportunity):
-        item = PlanItem.get_or_none(PlanItem.id == request.form.get("item", type=int),
+        item = PlanItem.get_or_none(PlanItem.id == record_id(request.form.get("item")),
                                     PlanItem.opportunity == opportunity)
         if item is None:
-            flash(gettext("计划项不存在"), "error")
+            raise DomainError(N_("计划项不存在"))
         return item
 
-    # -- 执行计划 -------------------------------------------------------------
-    @expose("/execute/", methods=("GET", "POST"))
-    def execute_view(self):
-        opportunity = self._opportunity()
-        if opportunity is None:
-            return self._back()
-        if request.method == "POST":
-            item = self._item(opportunity)
-            if item is not None:
-                try:
-                    item.record_result(request.form.get("result"))
-                except DomainError as exc:
-                    flash(domain_message(exc), "error")
-                else:
-                    flash(gettext("保存成功"), "success")
-            return redirect(url_for(".execute_view", id=opportunity.id))
-        return self.render("admin/marketing/plan.html", opportunity=opportunity,
-                           form=None, mode="execute")
-
     # -- 开发成功 / 终止开发 ---------------------------------------------------
-    @expose("/develop/", methods=("POST",))
-    def develop_view(self):
-        opportunity = self._opportunity()
-        if opportunity is not None:
-            try:
-                customer = opportunity.develop(by=current_user.id, at=now())
-            except DomainError as exc:
-                flash(domain_message(exc), "error")
-            else:
-                flash(Markup(gettext("“%(name)s”开发成功，已创建客户 %(number)s",
-                                     name=Markup.escape(opportunity.customer_name),
-                                     number=Markup('<a href="{}">{}</a>').format(
-                                         url_for("customer.details_view", id=customer.id),
-                                         customer.number))), "success")
-        return self._back()
+    @workflow_step("/develop/", "marketing.plan.close", expects="develop", methods=("POST",))
+    def develop_view(self, opportunity, form):
+        customer = opportunity.develop(by=current_user.id, at=now())
+        return Markup(gettext("“%(name)s”开发成功，已创建客户 %(number)s",
+                              name=Markup.escape(opportunity.customer_name),
+                              number=Markup('<a href="{}">{}</a>').format(
+                                  url_for("customer.details_view", id=customer.id),
+                                  customer.number)))
 
-    @expose("/stop/", methods=("POST",))
-    def stop_view(self):
-        opportunity = self._opportunity()
-        if opportunity is not None:
-            try:
-                opportunity.stop(by=current_user.id, at=now())
-            except DomainError as exc:
-                flash(domain_message(exc), "error")
-            else:
-                flash(gettext("已终止开发“%(name)s”", name=opportunity.customer_name),
-                      "success")
-        return self._back()
+    @workflow_step("/stop/", "marketing.plan.close", expects="stop", methods=("POST",))
+    def stop_view(self, opportunity, form):
+        opportunity.stop(by=current_user.id, at=now())
+        return gettext("已终止开发“%(name)s”", name=opportunity.customer_name)
 
 
 def views():

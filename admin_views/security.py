@@ -3,19 +3,44 @@ import uuid
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 from flask_security import current_user, hash_password
 from flask_security.proxies import _security
-from wtforms import PasswordField, SelectMultipleField
+from markupsafe import Markup
+from wtforms import PasswordField, SelectMultipleField, widgets
 
 from models import DomainError, PermissionChange, Role, User
 from models.security import MODULES, PERMISSIONS, SCOPES
 
-from .base import CrmModelView, CrmView, _l, domain_message
+from .base import CrmModelView, CrmView, Required, _l, domain_message
+from .formats import shown
 
 
 def role_names(view, context, model, name):
-    return "、".join(model.role_names())
+    return pgettext("list separator", "、").join(shown(n) for n in model.role_display_names())
+
+
+def to_the_minute(view, context, model, name):
+    """A time as people read it (2026-11-20 09:05), without seconds and microseconds."""
+    value = getattr(model, name)
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+class CheckboxList(widgets.ListWidget):
+    """Choices as Bootstrap checkboxes, one a line, instead of a Ctrl+click listbox."""
+
+    def __init__(self):
+        super().__init__(prefix_label=False)
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        kwargs["class"] = " ".join(["crm-checkboxes"] + [
+            c for c in kwargs.get("class", "").split() if c != "form-control"])
+        items = Markup("").join(
+            Markup('<div class="form-check">{}{}</div>').format(
+                option(class_="form-check-input"), option.label(class_="form-check-label"))
+            for option in field)
+        return Markup("<div {}>{}</div>").format(Markup(widgets.html_params(**kwargs)), items)
 
 
 class UserView(CrmModelView):
@@ -33,23 +58,30 @@ class UserView(CrmModelView):
                      "role_ids": _l("角色")}
     column_searchable_list = ["username", "full_name"]
     column_filters = ["active"]
-    column_formatters = {"roles": role_names}
+    column_formatters = {"roles": role_names, "last_login_at": to_the_minute,
+                         "created_at": to_the_minute}
     column_export_list = ["username", "full_name", "email", "active", "last_login_at"]
     form_columns = ["username", "full_name", "email", "active", "role_ids", "new_password"]
     form_extra_fields = {
-        "role_ids": SelectMultipleField(_l("角色"), coerce=int),
+        "role_ids": SelectMultipleField(_l("角色"), coerce=int, widget=CheckboxList(),
+                                        option_widget=widgets.CheckboxInput()),
         "new_password": PasswordField(_l("密码"),
                                       description=_l("新建时必填；编辑时留空表示不修改")),
     }
 
     def _with_roles(self, form, user=None):
-        form.role_ids.choices = [(r.id, r.name) for r in Role.select().order_by(Role.id)]
+        form.role_ids.choices = [(r.id, shown(r.display_name()))
+                                 for r in Role.select().order_by(Role.id)]
         if user is not None and request.method == "GET":
             form.role_ids.data = [link.role_id for link in user.role_links()]
         return form
 
     def create_form(self, obj=None):
-        return self._with_roles(super().create_form(obj))
+        """A new user needs a password: marked required (*) on this form only."""
+        form = self._with_roles(super().create_form(obj))
+        form.new_password.validators = [Required(), *form.new_password.validators]
+        form.new_password.flags.required = True
+        return form
 
     def edit_form(self, obj=None):
         return self._with_roles(super().edit_form(obj), obj)
@@ -93,8 +125,14 @@ class RoleView(CrmModelView):
     column_list = ["name", "description", "users"]
     column_sortable_list = ["name"]
     column_labels = {"name": _l("角色名称"), "description": _l("说明"), "users": _l("用户数")}
-    column_formatters = {"users": lambda v, c, m, n: m.users.count()}
+    column_details_list = ["name", "description", "users"]  # grants: see 权限分配
+    column_formatters = {"users": lambda v, c, m, n: m.users.count(),
+                         "name": lambda v, c, m, n: shown(m.display_name()),
+                         "description": lambda v, c, m, n: shown(m.display_description())}
     form_columns = ["name", "description"]
+
+    def row_deletable(self, row):
+        return row.deletable()  # no 删除 button on a role that still has users
 
     def on_model_delete(self, model):
         model.ensure_deletable()

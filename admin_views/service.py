@@ -6,13 +6,8 @@ its row, or deletes it), 服务处理 (the assignee answers), 服务反馈 (the 
 with its whole history). The rules are the model's (``models/service.py``); these
 views collect input, call its verbs and show what they answer.
 """
-import datetime
-
-from flask import flash, g, get_template_attribute, redirect, request, url_for
-from flask_admin import expose
-from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask import g, get_template_attribute
 from flask_admin.form import BaseForm
-from flask_admin.helpers import get_redirect_target
 from flask_babel import gettext, lazy_pgettext
 from flask_security import current_user
 from markupsafe import Markup
@@ -28,11 +23,15 @@ from .base import (
     RowButton,
     ScopedAjaxLoader,
     _l,
-    domain_message,
+    current_page,
+    record_id,
     show_error,
     status_filter,
     status_formatter,
+    workflow_step,
 )
+from .filters import ChoiceFilter, DayRange, DictionaryOptions
+from .formats import user_label
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),
@@ -60,35 +59,9 @@ DETAIL_FORMATTERS = {**FORMATTERS, "request": multiline, "handling": multiline,
                      "result": multiline}
 
 
-class DictionaryOptions:
-    """A filter's options from a dictionary category, read on every request.
-
-    Flask-Admin computes filter options once, when the view is built; the
-    dictionary changes at run time.
-    """
-
-    def __init__(self, category):
-        self.category = category
-
-    def __bool__(self):
-        return True
-
-    def __iter__(self):
-        return iter([(item, item) for item in DictionaryEntry.items(self.category)])
-
-
-class CreatedBetween(DateBetweenFilter):
-    """创建日期 from one day to another, both included (创建时间 carries the time of day)."""
-
-    def apply(self, query, value):
-        start, end = (datetime.datetime.combine(day, datetime.time()) for day in value)
-        return query.where((self.column >= start) &
-                           (self.column < end + datetime.timedelta(days=1)))
-
-
-FILTERS = [FilterEqual(ServiceRequest.service_type, _l("服务类型"),
-                       options=DictionaryOptions(SERVICE_TYPE)),
-           CreatedBetween(ServiceRequest.created_at, _l("创建日期"))]
+FILTERS = [ChoiceFilter(ServiceRequest.service_type, _l("服务类型"),
+                        DictionaryOptions(SERVICE_TYPE)),
+           DayRange(ServiceRequest.created_at, _l("创建日期"))]
 
 
 class ActiveCustomerLoader(ScopedAjaxLoader):
@@ -114,8 +87,11 @@ class FeedbackForm(BaseForm):
 
 class AssignForm(BaseForm):
     # Any number passes the form; the model says whether it is an active 客户经理.
-    manager = SelectField(_l("分配给"), coerce=int, validate_choice=False,
+    manager = SelectField(_l("分配给"), coerce=record_id, validate_choice=False,
                           validators=[validators.InputRequired()])
+
+
+STEP_TEMPLATE = "admin/service/step.html"
 
 
 class ServiceStepView(CrmModelView):
@@ -143,52 +119,6 @@ class ServiceStepView(CrmModelView):
 
     def render(self, template, **kwargs):
         return super().render(template, ServiceRequest=ServiceRequest, **kwargs)
-
-    # -- the step pages ---------------------------------------------------------
-    def back_url(self):
-        return get_redirect_target() or url_for(".index_view")
-
-    def service(self, code):
-        """The service of ?id= (or the posted id) in any status, if ``code`` reaches it.
-
-        Any status, so that a service moved on meanwhile is answered with what
-        happened to it; outside the scope it does not exist.
-        """
-        try:
-            pk = int(request.values.get("id"))
-        except (TypeError, ValueError):
-            return None
-        query = ServiceRequest.select().where(ServiceRequest.id == pk)
-        return self.scoped(query, code).first()
-
-    def step_page(self, step, code, make_form, act, done):
-        """Show ``step`` of one service with ``make_form``; on a valid POST ``act`` and go back.
-
-        A bad input is answered next to its field with what was typed; a service
-        out of reach or no longer at this step sends the user back with a message.
-        """
-        back = self.back_url()
-        service = self.service(code)
-        if service is None:
-            flash(gettext("记录不存在或您无权操作。"), "error")
-            return redirect(back)
-        try:
-            service.expect(step)
-        except DomainError as exc:
-            flash(domain_message(exc), "error")
-            return redirect(back)
-        form = make_form(request.form if request.method == "POST" else None)
-        if request.method == "POST" and form.validate():
-            try:
-                act(service, form)
-            except DomainError as exc:
-                if not show_error(form, exc):
-                    return redirect(back)
-            else:
-                flash(done(service, form), "success")
-                return redirect(back)
-        return self.render("admin/service/step.html", service=service, form=form, step=step,
-                           back=back)
 
 
 class ServiceCreateView(ServiceStepView):
@@ -238,19 +168,18 @@ class ServiceAssignView(ServiceStepView):
     """服务分配: the 新创建 services, each assigned in its row to a 客户经理, or deleted."""
 
     permission = delete_permission = "service.assign"
-    page_permissions = {"assign_view": "service.assign"}
     status = ServiceRequest.NEW
     column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
                    "assign"]
     column_labels = {**LABELS, "assign": _l("分配给")}
     column_formatters = {**FORMATTERS,
                          "assign": lambda view, context, model, name: view.assign_cell(
-                             model, context.get("return_url") or request.url)}
+                             model, context.get("return_url") or current_page())}
 
     def manager_choices(self):
         """The active 客户经理 as (id, label), read once per request for every row."""
         if "crm_service_managers" not in g:
-            g.crm_service_managers = [(m.id, f"{m.full_name}（{m.username}）")
+            g.crm_service_managers = [(m.id, user_label(m))
                                       for m in ServiceRequest.assignable_managers()]
         return g.crm_service_managers
 
@@ -267,29 +196,24 @@ class ServiceAssignView(ServiceStepView):
     def delete_record(self, model):
         model.delete_new()
 
-    @expose("/assign/", methods=("GET", "POST"))
-    def assign_view(self):
-        """The in-row form posts here; a refused 客户经理 comes back next to the field."""
-        def make_form(formdata):
-            form = AssignForm(formdata)
-            form.manager.choices = self.manager_choices()
-            return form
+    def assign_form(self, formdata):
+        form = AssignForm(formdata)
+        form.manager.choices = [("", gettext("请选择客户经理"))] + self.manager_choices()
+        return form
 
-        def done(service, form):
-            manager = dict(self.manager_choices()).get(form.manager.data, "")
-            return gettext("服务“%(name)s”已分配给 %(manager)s", name=service.summary,
-                           manager=manager)
-        return self.step_page(
-            "assign", "service.assign", make_form,
-            lambda service, form: service.assign(form.manager.data, by=current_user.id,
-                                                 at=now()), done)
+    @workflow_step("/assign/", "service.assign", form="assign_form", expects="assign",
+                   template=STEP_TEMPLATE)
+    def assign_view(self, service, form):
+        """服务分配: the in-row form posts here; a refused 客户经理 comes back next to the field."""
+        service.assign(form.manager.data, by=current_user.id, at=now())
+        return gettext("服务“%(name)s”已分配给 %(manager)s", name=service.summary,
+                       manager=dict(self.manager_choices()).get(form.manager.data, ""))
 
 
 class ServiceHandleView(ServiceStepView):
     """服务处理: the 已分配 services assigned to the user; 处理 records the answer."""
 
     permission = "service.handle"
-    page_permissions = {"handle_view": "service.handle"}
     status = ServiceRequest.ASSIGNED
     column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
                    "assigned_to", "assigned_at"]
@@ -302,13 +226,11 @@ class ServiceHandleView(ServiceStepView):
         return super().get_list_row_actions() + [RowButton(_l("处理"), ".handle_view",
                                                            tone="primary")]
 
-    @expose("/handle/", methods=("GET", "POST"))
-    def handle_view(self):
-        return self.step_page(
-            "handle", "service.handle", HandleForm,
-            lambda service, form: service.handle(form.handling.data, by=current_user.id,
-                                                 at=now()),
-            lambda service, form: gettext("保存成功"))
+    @workflow_step("/handle/", "service.handle", form=HandleForm, expects="handle",
+                   template=STEP_TEMPLATE)
+    def handle_view(self, service, form):
+        service.handle(form.handling.data, by=current_user.id, at=now())
+        return gettext("保存成功")
 
 
 class ServiceFeedbackView(ServiceStepView):
@@ -316,7 +238,6 @@ class ServiceFeedbackView(ServiceStepView):
     them (满意度 ≥ 3) or sends them back to their assignee."""
 
     permission = "service.feedback"
-    page_permissions = {"feedback_view": "service.feedback"}
     status = ServiceRequest.HANDLED
     column_list = ["id", "service_type", "summary", "customer", "created_by", "assigned_to",
                    "handled_by", "handled_at"]
@@ -325,18 +246,15 @@ class ServiceFeedbackView(ServiceStepView):
         return super().get_list_row_actions() + [RowButton(_l("反馈"), ".feedback_view",
                                                            tone="primary")]
 
-    @expose("/feedback/", methods=("GET", "POST"))
-    def feedback_view(self):
-        def done(service, form):
-            if service.status == ServiceRequest.ARCHIVED:
-                return gettext("服务“%(name)s”已归档", name=service.summary)
-            return gettext("满意度低于 3 星，服务“%(name)s”已退回 %(manager)s 重新处理",
-                           name=service.summary, manager=service.assigned_to)
-        return self.step_page(
-            "feedback", "service.feedback", FeedbackForm,
-            lambda service, form: service.record_feedback(
-                form.result.data, form.satisfaction.data, by=current_user.id, at=now()),
-            done)
+    @workflow_step("/feedback/", "service.feedback", form=FeedbackForm, expects="feedback",
+                   template=STEP_TEMPLATE)
+    def feedback_view(self, service, form):
+        service.record_feedback(form.result.data, form.satisfaction.data, by=current_user.id,
+                                at=now())
+        if service.status == ServiceRequest.ARCHIVED:
+            return gettext("服务“%(name)s”已归档", name=service.summary)
+        return gettext("满意度低于 3 星，服务“%(name)s”已退回 %(manager)s 重新处理",
+                       name=service.summary, manager=service.assigned_to)
 
 
 class ServiceArchiveView(ServiceStepView):

@@ -43,6 +43,59 @@ class DomainError(Exception):
         self.field = field
 
 
+class DomainErrors(DomainError):
+    """Several rules refused at once, e.g. every wrong field of a form: ``errors``.
+
+    It reads as its first error (``message``, ``params``, ``field``), so code that
+    handles one ``DomainError`` keeps working; a form shows each next to its field.
+    """
+
+    def __init__(self, errors):
+        self.errors = [e for error in errors
+                       for e in (error.errors if isinstance(error, DomainErrors) else [error])]
+        first = self.errors[0]
+        super().__init__(first.message, field=first.field, **first.params)
+
+    def __str__(self):
+        return "；".join(str(error) for error in self.errors)
+
+
+class Refusals:
+    """Collect the refusals of independent checks, to report them all at once.
+
+    ::
+
+        refusals = Refusals()
+        with refusals:
+            self.name = required_text(self.name, 50, "name", N_("姓名"))
+        if self.gender not in self.GENDER:
+            refusals.add(N_("性别须为男或女"), field="gender")
+        refusals.raise_any()  # DomainErrors with every refusal, if there was one
+
+    A ``with`` block records a ``DomainError`` raised inside it and goes on
+    (the rest of that block is skipped); any other exception passes through.
+    """
+
+    def __init__(self):
+        self.errors = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if isinstance(exc, DomainError):
+            self.errors.append(exc)
+            return True
+        return False
+
+    def add(self, message, field=None, **params):
+        self.errors.append(DomainError(message, field=field, **params))
+
+    def raise_any(self):
+        if self.errors:
+            raise DomainErrors(self.errors)
+
+
 def optional_text(value, limit, field, label):
     """The text stripped, None when blank; refused when longer than ``limit`` characters."""
     text = (value or "").strip()

@@ -9,6 +9,9 @@ from .base import N_, BaseModel, DomainError
 REGION = "地区"
 CUSTOMER_LEVEL = "企业客户等级"
 SERVICE_TYPE = "服务类型"
+# The categories the code reads are the system's words, shown in the user's language.
+CATEGORY_LABELS = {REGION: N_("地区"), CUSTOMER_LEVEL: N_("企业客户等级"),
+                   SERVICE_TYPE: N_("服务类型")}
 
 
 class DictionaryEntry(BaseModel):
@@ -22,6 +25,10 @@ class DictionaryEntry(BaseModel):
 
     def __str__(self):
         return f"{self.category}: {self.item}"
+
+    def category_label(self):
+        """The category as shown: a msgid for the system's categories, else as typed."""
+        return CATEGORY_LABELS.get(self.category, self.category)
 
     @classmethod
     def of(cls, category):

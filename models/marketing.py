@@ -6,13 +6,13 @@ so two users acting on the same row at once cannot both succeed.
 """
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError, now, optional_text, required_text
+from .base import N_, BaseModel, DomainError, Refusals, now, optional_text, required_text
 from .customers import Contact, Customer
-from .history import StatusChange
+from .history import StatusChange, Workflow, transition
 from .security import User
 
 
-class Opportunity(BaseModel):
+class Opportunity(Workflow, BaseModel):
     NEW, ASSIGNED, DEVELOPED, FAILED = "new", "assigned", "developed", "failed"
     STATUS = {NEW: N_("未指派"), ASSIGNED: N_("已指派"),
               DEVELOPED: N_("开发成功"), FAILED: N_("开发失败")}
@@ -21,11 +21,12 @@ class Opportunity(BaseModel):
                           FAILED: N_("已归档（开发失败）")}
     FINAL = (DEVELOPED, FAILED)
 
-    # step → (from, to, the message when the row is no longer in ``from``)
     TRANSITIONS = {
-        "assign": (NEW, ASSIGNED, N_("“%(name)s”已被指派或已归档，不能再指派")),
-        "develop": (ASSIGNED, DEVELOPED, N_("“%(name)s”不在开发中，不能标记开发成功")),
-        "stop": (ASSIGNED, FAILED, N_("“%(name)s”不在开发中，不能终止开发")),
+        "assign": transition(NEW, ASSIGNED, N_("“%(name)s”已被指派或已归档，不能再指派")),
+        "develop": transition(ASSIGNED, DEVELOPED, N_("“%(name)s”不在开发中，不能标记开发成功")),
+        "stop": transition(ASSIGNED, FAILED, N_("“%(name)s”不在开发中，不能终止开发")),
+        # planning works on the plan items; the opportunity stays in development
+        "plan": transition(ASSIGNED, None, N_("只有开发中的销售机会才能制定或执行计划")),
     }
 
     # field → (label, max length, required); the limits of SPEC.md §1.1
@@ -81,12 +82,15 @@ class Opportunity(BaseModel):
     # -- creating and editing -------------------------------------------------
     def clean(self):
         """Check the fields against SPEC.md §1.1; strip texts, blank optional ones to NULL."""
+        refusals = Refusals()  # every wrong field at once
         for field, (label, limit, required) in self.TEXT_FIELDS.items():
             check = required_text if required else optional_text
-            setattr(self, field, check(getattr(self, field), limit, field, label))
+            with refusals:
+                setattr(self, field, check(getattr(self, field), limit, field, label))
         if not isinstance(self.probability, int) or isinstance(self.probability, bool) \
                 or not 0 <= self.probability <= 100:
-            raise DomainError(N_("成功机率须为 0 到 100 之间的整数"), field="probability")
+            refusals.add(N_("成功机率须为 0 到 100 之间的整数"), field="probability")
+        refusals.raise_any()
 
     def stamp_created(self, by, at=None):
         """A new opportunity: created by ``by`` now, unassigned (nothing here is forgeable)."""
@@ -127,16 +131,6 @@ class Opportunity(BaseModel):
                                         StatusChange.entity_id == self.id).execute()
 
     # -- the workflow ---------------------------------------------------------
-    def _move(self, step, by, at, **fields):
-        """Move along ``step`` only if the row is still in its source status."""
-        source, target, refused = self.TRANSITIONS[step]
-        if not self.update_if(Opportunity.status == source, {"status": target, **fields}):
-            raise DomainError(refused, name=self.customer_name)
-        StatusChange.record(self, source, target, by, at)
-        self.status = target
-        for name, value in fields.items():
-            setattr(self, name, value)
-
     @staticmethod
     def assignable_managers():
         """Who an opportunity can be assigned to: the active users holding the 客户经理 role."""
@@ -153,7 +147,7 @@ class Opportunity(BaseModel):
                 not self.assignable_managers().where(User.id == manager_id).exists():
             raise DomainError(N_("只能指派给在职的客户经理"), field="manager")
         with self._meta.database.atomic():
-            self._move("assign", by, at, assigned_to=manager_id, assigned_at=at)
+            self.move("assign", by, at, assigned_to=manager_id, assigned_at=at)
 
     def develop(self, by, at=None):
         """开发成功: the opportunity becomes a customer, all in one transaction.
@@ -163,7 +157,7 @@ class Opportunity(BaseModel):
         """
         at = at or now()
         with self._meta.database.atomic():
-            self._move("develop", by, at)
+            self.move("develop", by, at)
             customer = Customer.create_numbered(at, name=self.customer_name,
                                                 manager=self.assigned_to_id,
                                                 status=Customer.ACTIVE)
@@ -177,12 +171,10 @@ class Opportunity(BaseModel):
     def stop(self, by, at=None):
         """终止开发: status 开发失败 (final)."""
         with self._meta.database.atomic():
-            self._move("stop", by, at or now())
+            self.move("stop", by, at or now())
 
     def ensure_in_development(self):
-        if Opportunity.select(Opportunity.status).where(Opportunity.id == self.id) \
-                .scalar() != self.ASSIGNED:
-            raise DomainError(N_("只有开发中的销售机会才能制定或执行计划"))
+        self.expect_current("plan")
 
     def add_plan_item(self, date, content, today):
         """制定计划: a new item; its date is today or later, its text required."""

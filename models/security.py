@@ -114,6 +114,17 @@ class ListField(TextField):
         return [v for v in value.split(",") if v] if value else []
 
 
+# The four roles of SPEC.md by code: the name and description they are seeded with
+# (seed/reference.py), marked for translation.
+SEEDED_ROLE_TEXTS = {
+    "admin": (N_("系统管理员"), N_("用户、角色、权限；数据字典")),
+    "supervisor": (N_("销售主管"),
+                   N_("创建并指派销售机会；查看全部客户并处理流失；分配服务；查看报表")),
+    "manager": (N_("客户经理"), N_("开发指派的机会；维护自己的客户；处理服务；查询产品与库存")),
+    "executive": (N_("高管"), N_("查看全部报表")),
+}
+
+
 class Role(BaseModel, RoleMixin):
     name = CharField(unique=True, max_length=80)
     code = CharField(unique=True, max_length=40, null=True)  # stable key for seeds
@@ -123,9 +134,24 @@ class Role(BaseModel, RoleMixin):
     def __str__(self):
         return self.name
 
-    def ensure_deletable(self):
+    def display_name(self):
+        """The name to show: a msgid (shown translated) while a seeded role keeps its
+        seeded name; a role the administrator created or renamed shows his text."""
+        return self._seeded_text(0, self.name)
+
+    def display_description(self):
+        return self._seeded_text(1, self.description)
+
+    def _seeded_text(self, index, text):
+        seeded = SEEDED_ROLE_TEXTS.get(self.code)
+        return seeded[index] if seeded and seeded[index] == text else text
+
+    def deletable(self):
         """A role still held by users cannot be deleted."""
-        if self.users.count():
+        return not self.users.exists()
+
+    def ensure_deletable(self):
+        if not self.deletable():
             raise DomainError(N_("角色“%(name)s”仍有用户，不能删除"), name=self.name)
 
     def grants(self):
@@ -198,6 +224,10 @@ class User(UserMixin, BaseModel):
 
     def role_names(self):
         return [link.role.name for link in self.role_links()]
+
+    def role_display_names(self):
+        """His roles as shown (``Role.display_name``: msgids for the seeded ones)."""
+        return [link.role.display_name() for link in self.role_links()]
 
     def can(self, code):
         """Whether any of the user's roles grants ``code``."""

@@ -9,10 +9,10 @@ move writes a ``StatusChange``. The row's own columns hold the latest 服务处�
 """
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError, now, required_text
+from .base import N_, BaseModel, DomainError, Refusals, now, required_text
 from .basedata import SERVICE_TYPE, DictionaryEntry
 from .customers import Customer
-from .history import StatusChange
+from .history import StatusChange, Workflow, transition
 from .security import User
 
 STAR = "☆"  # 满意度 is shown as ☆ to ☆☆☆☆☆
@@ -27,19 +27,20 @@ def _key(value):
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class ServiceRequest(BaseModel):
+class ServiceRequest(Workflow, BaseModel):
     NEW, ASSIGNED, HANDLED, ARCHIVED = "new", "assigned", "handled", "archived"
     STATUS = {NEW: N_("新创建"), ASSIGNED: N_("已分配"),
               HANDLED: N_("已处理"), ARCHIVED: N_("已归档")}
     SATISFIED = 3  # a feedback from this 满意度 up archives the service
     TEXT_LIMIT = 2000  # 服务请求, 服务处理, 处理结果
 
-    # step → (the status it starts from, the message when the row is no longer in it)
-    STEPS = {
-        "assign": (NEW, N_("服务“%(name)s”已被分配或已删除，不能再分配")),
-        "handle": (ASSIGNED, N_("服务“%(name)s”不是已分配状态，不能处理")),
-        "feedback": (HANDLED, N_("服务“%(name)s”不是已处理状态，不能反馈")),
-        "delete": (NEW, N_("服务“%(name)s”已被分配，不能删除")),
+    TRANSITIONS = {
+        "assign": transition(NEW, ASSIGNED, N_("服务“%(name)s”已被分配或已删除，不能再分配")),
+        "handle": transition(ASSIGNED, HANDLED, N_("服务“%(name)s”不是已分配状态，不能处理")),
+        # satisfied: archived; not: back to its assignee
+        "feedback": transition(HANDLED, (ARCHIVED, ASSIGNED),
+                         N_("服务“%(name)s”不是已处理状态，不能反馈")),
+        "delete": transition(NEW, None, N_("服务“%(name)s”已被分配，不能删除")),
     }
 
     service_type = CharField(max_length=20, index=True)
@@ -59,6 +60,9 @@ class ServiceRequest(BaseModel):
 
     def __str__(self):
         return f"#{self.id} {self.summary}"
+
+    def title(self):
+        return self.summary
 
     # -- the business sets ----------------------------------------------------
     @classmethod
@@ -84,19 +88,24 @@ class ServiceRequest(BaseModel):
     # -- 服务创建 --------------------------------------------------------------
     def clean(self):
         """服务类型 a current dictionary item; 概要 ≤200 and 服务请求 required; a 正常 客户."""
+        refusals = Refusals()  # every wrong field at once
         if self.service_type not in DictionaryEntry.items(SERVICE_TYPE):
-            raise DomainError(N_("请选择服务类型"), field="service_type")
-        self.summary = required_text(self.summary, ServiceRequest.summary.max_length,
-                                     "summary", N_("概要"))
+            refusals.add(N_("请选择服务类型"), field="service_type")
+        with refusals:
+            self.summary = required_text(self.summary, ServiceRequest.summary.max_length,
+                                         "summary", N_("概要"))
         customer_id = _key(self.__data__.get("customer"))
         customer = Customer.get_or_none(Customer.id == customer_id) \
             if customer_id is not None else None
         if customer is None:
-            raise DomainError(N_("请选择客户"), field="customer")
-        if customer.status != Customer.ACTIVE:
-            raise DomainError(N_("客户“%(name)s”不是正常状态，不能为其创建服务"),
-                              field="customer", name=customer.name)
-        self.request = required_text(self.request, self.TEXT_LIMIT, "request", N_("服务请求"))
+            refusals.add(N_("请选择客户"), field="customer")
+        elif customer.status != Customer.ACTIVE:
+            refusals.add(N_("客户“%(name)s”不是正常状态，不能为其创建服务"),
+                         field="customer", name=customer.name)
+        with refusals:
+            self.request = required_text(self.request, self.TEXT_LIMIT, "request",
+                                         N_("服务请求"))
+        refusals.raise_any()
 
     def stamp_created(self, by, at=None):
         """A new service: created by ``by`` now, 新创建, no later stamp (nothing is forgeable)."""
@@ -120,36 +129,17 @@ class ServiceRequest(BaseModel):
 
     def delete_new(self):
         """Only a 新创建 service can be deleted; its own status rows go with it."""
-        source, refused = self.STEPS["delete"]
         with self._meta.database.atomic():
-            rows = ServiceRequest.delete().where(ServiceRequest.id == self.id,
-                                                 ServiceRequest.status == source).execute()
+            rows = ServiceRequest.delete().where(
+                ServiceRequest.id == self.id,
+                ServiceRequest.status.in_(self.TRANSITIONS["delete"].source)).execute()
             if rows != 1:
-                raise DomainError(refused, name=self.summary)
+                self.refuse("delete")
             # SQLite may hand the id to the next service, which must not inherit this history.
             StatusChange.delete().where(StatusChange.entity == self._meta.table_name,
                                         StatusChange.entity_id == self.id).execute()
 
     # -- the workflow ---------------------------------------------------------
-    def expect(self, step):
-        """Refuse ``step`` early (before a form is shown) if the service is not where it starts.
-
-        Advice only: the conditional update of the step itself is what decides.
-        """
-        source, refused = self.STEPS[step]
-        if self.status != source:
-            raise DomainError(refused, name=self.summary)
-
-    def _move(self, step, target, by, at, note=None, **fields):
-        """Move along ``step`` to ``target`` only if the row is still in the step's status."""
-        source, refused = self.STEPS[step]
-        if not self.update_if(ServiceRequest.status == source, {"status": target, **fields}):
-            raise DomainError(refused, name=self.summary)
-        StatusChange.record(self, source, target, by, at, note=note)
-        self.status = target
-        for name, value in fields.items():
-            setattr(self, name, value)
-
     def assign(self, manager, by, at=None):
         """服务分配: only a 新创建 service, only to an active 客户经理; stamps 分配时间."""
         at = at or now()
@@ -158,7 +148,7 @@ class ServiceRequest(BaseModel):
                 not self.assignable_managers().where(User.id == manager_id).exists():
             raise DomainError(N_("只能分配给在职的客户经理"), field="manager")
         with self._meta.database.atomic():
-            self._move("assign", self.ASSIGNED, by, at, assigned_to=manager_id, assigned_at=at)
+            self.move("assign", by, at, assigned_to=manager_id, assigned_at=at)
 
     def handle(self, text, by, at=None):
         """服务处理: the text is required, 处理人 and 处理时间 are stamped; 已分配 → 已处理.
@@ -169,8 +159,8 @@ class ServiceRequest(BaseModel):
         at = at or now()
         text = required_text(text, self.TEXT_LIMIT, "handling", N_("服务处理"))
         with self._meta.database.atomic():
-            self._move("handle", self.HANDLED, by, at, note=text, handling=text,
-                       handled_by=_key(by), handled_at=at, result=None, satisfaction=None)
+            self.move("handle", by, at, note=text, handling=text,
+                      handled_by=_key(by), handled_at=at, result=None, satisfaction=None)
 
     def record_feedback(self, result, satisfaction, by, at=None):
         """服务反馈: 处理结果 required, 满意度 1–5; ≥3 → 已归档, <3 → 已分配 (same assignee)."""
@@ -183,8 +173,9 @@ class ServiceRequest(BaseModel):
         # Back to 已分配 keeps assigned_to as it is: the same assignee handles it again.
         target = self.ARCHIVED if satisfaction >= self.SATISFIED else self.ASSIGNED
         with self._meta.database.atomic():
-            self._move("feedback", target, by, at, note=feedback_note(text, satisfaction),
-                       result=text, satisfaction=satisfaction)
+            self.move("feedback", by, at, target=target,
+                      note=feedback_note(text, satisfaction), result=text,
+                      satisfaction=satisfaction)
 
     # -- the history ----------------------------------------------------------
     def history(self):

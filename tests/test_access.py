@@ -1,8 +1,10 @@
 """Who reaches what: the menu per role, 403 on every admin URL without the permission."""
+import datetime
 import re
 
 import pytest
 
+from models import Customer, Product, ServiceRequest
 from tests.conftest import DEMO_USERS, csrf_token
 
 REPORTS = ["客户贡献分析", "客户构成分析", "客户服务分析", "客户流失分析"]
@@ -119,13 +121,29 @@ def test_a_manager_opening_user_administration_gets_403(client_for):
     assert client.get("/admin/permission/").status_code == 403
 
 
-def test_operations_not_granted_answer_403_inside_an_allowed_screen(client_for):
+def test_operations_not_granted_answer_403_inside_an_allowed_screen(client_for, users):
+    customer = Customer.create_numbered(datetime.datetime(2026, 1, 5, 9), name="北京星光电子",
+                                        manager=users["xiaoming"])
+    product = Product.create(name="幸福牌电视机", model="818 FFT", batch="2388 EA03", unit="台",
+                             price=7500)
     supervisor = client_for("supervisor")
     # the supervisor may see customers but neither edit them nor create services
     assert supervisor.get("/admin/customer/").status_code == 200
-    assert supervisor.get("/admin/customer/edit/?id=1").status_code == 403
+    assert supervisor.get(f"/admin/customer/edit/?id={customer.id}").status_code == 403
     assert supervisor.get("/admin/service_create/new/").status_code == 403
+    # A valid CSRF token, so that the POSTs reach the permission check (without one,
+    # CSRFProtect answers 400 before it).
+    token = csrf_token(supervisor, "/admin/")
+    assert supervisor.post(f"/admin/customer/edit/?id={customer.id}", data={
+        "name": "改名了", "csrf_token": token}).status_code == 403
+    assert supervisor.post("/admin/service_create/new/", data={
+        "service_type": "咨询", "summary": "偷偷建的", "customer": customer.id,
+        "request": "x", "csrf_token": token}).status_code == 403
     manager = client_for("xiaoming")
     assert manager.get("/admin/product/new/").status_code == 403
-    assert manager.post("/admin/product/delete/", data={"id": 1}).status_code in (400, 403)
+    assert manager.post("/admin/product/delete/", data={
+        "id": product.id, "csrf_token": csrf_token(manager, "/admin/")}).status_code == 403
+    assert Customer.get_by_id(customer.id).name == "北京星光电子"
+    assert not ServiceRequest.select().exists()
+    assert Product.get_or_none(Product.id == product.id) is not None
 

@@ -316,3 +316,61 @@ def test_flask_import_orders_reads_the_erp_file(app, users, tmp_path):
                     .encode())
     result = runner.invoke(args=["import-orders", str(bad)])
     assert result.exit_code != 0 and "row 2" in result.output
+
+
+# -- every wrong field at once (Customer.clean, Contact.clean, Activity.clean) -------------
+
+def test_a_customer_made_by_development_is_refused_with_every_missing_field_at_once(users):
+    from models.base import DomainErrors
+    customer = Customer.create_numbered(NOW, name="只有名称", manager=users["xiaoming"])
+    customer.zip_code = "1" * 11
+    with pytest.raises(DomainErrors) as error:
+        customer.clean()
+    fields = [e.field for e in error.value.errors]
+    assert set(fields) == set(COMPLETE) and len(fields) == len(COMPLETE)
+    assert error.value.field == fields[0]  # reads as its first refusal, as before
+
+
+def contact(users, **fields):
+    from models import Contact
+    owner = Customer.create_numbered(NOW, name="联系人的客户", manager=users["xiaoming"])
+    return Contact(**{"customer": owner, "name": " 李四 ", "title": "采购", "office_phone": "1",
+                      "mobile": "  ", **fields})
+
+
+def test_a_complete_contact_is_clean_stripped_and_a_man_by_default(users):
+    from models import Contact
+    person = contact(users)
+    person.clean()
+    assert (person.name, person.mobile, person.gender) == ("李四", None, Contact.MALE)
+
+
+@pytest.mark.parametrize("gender", ["X", "女", "", None, "m"])
+def test_a_contact_is_a_man_or_a_woman_nothing_else(users, gender):
+    from models.base import DomainErrors
+    with pytest.raises(DomainErrors) as error:
+        contact(users, gender=gender).clean()
+    assert [e.field for e in error.value.errors] == ["gender"]
+
+
+def test_every_wrong_contact_field_is_refused_at_once(users):
+    from models import Contact
+    from models.base import DomainErrors
+    person = Contact(name=" ", title="", office_phone=None, mobile="1" * 51, note="字" * 301,
+                     gender="X")
+    with pytest.raises(DomainErrors) as error:
+        person.clean()
+    assert {e.field for e in error.value.errors} == {
+        "customer", "name", "title", "office_phone", "mobile", "note", "gender"}
+
+
+def test_an_activity_needs_customer_date_place_and_summary_within_the_columns(users):
+    from models import Activity
+    from models.base import DomainErrors
+    owner = Customer.create_numbered(NOW, name="交往的客户", manager=users["xiaoming"])
+    Activity(customer=owner, date=TODAY, place=" 北京 ", summary="拜访", detail="").clean()
+    with pytest.raises(DomainErrors) as error:
+        Activity(date="昨天", place="", summary="字" * 201, detail="字" * 2001,
+                 note="字" * 301).clean()
+    assert {e.field for e in error.value.errors} == {
+        "customer", "date", "place", "summary", "detail", "note"}

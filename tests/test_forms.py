@@ -51,3 +51,189 @@ def test_garbage_in_every_field_is_refused_and_writes_nothing(client_for, users,
     assert "is-invalid" in response.get_data(as_text=True) or \
         "alert-danger" in response.get_data(as_text=True)
     assert model.select().count() == before
+
+
+# -- every error at once, required fields marked ------------------------------------------
+
+def form_groups(page):
+    """{field name: its rendered form group (label and input)}."""
+    groups = re.findall(r'<div class="form-group[^"]*">\s*<label for="([^"]+)"(.*?)</div>', page,
+                        re.S)
+    return dict(groups)
+
+
+def developed_customer(users):
+    """A customer as 开发成功 makes him: a name and a manager, nothing else."""
+    import datetime
+    opportunity = Opportunity.open(by=users["supervisor"], customer_name="开发来的客户",
+                                   probability=80, summary="采购", description="预算已批")
+    opportunity.assign(users["xiaoming"], by=users["supervisor"])
+    return opportunity.develop(by=users["xiaoming"], at=datetime.datetime(2026, 11, 23, 9))
+
+
+def test_a_developed_customer_posted_empty_names_every_missing_field_at_once(app, client_for,
+                                                                           users):
+    customer = developed_customer(users)
+    view = next(v for v in app.extensions["admin"][0]._views if v.endpoint == "customer")
+    required = [name for name in view.form_required_columns if name != "manager"]  # not his
+    client = client_for("xiaoming")
+    url = f"/admin/customer/edit/?id={customer.id}"
+    groups = form_groups(client.get(url).get_data(as_text=True))
+    for name in required:
+        assert re.search(r'<strong class="text-danger">&#42;</strong>', groups[name]), name
+        assert re.search(r"<(?:input|select)[^>]*\srequired[\s>]", groups[name]), name
+    data = dict.fromkeys(groups, "")
+    data.update(name="开发来的客户", address="北京市海淀区", csrf_token=csrf_token(client, url))
+    response = client.post(url, data=data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    groups = form_groups(page)
+    missing = {name for name in required if "is-invalid" in groups[name]}
+    assert missing == set(required) - {"name", "address"}  # all of them, in one answer
+    for name in missing:
+        assert "请填写" in groups[name], name
+    assert 'value="北京市海淀区"' in groups["address"]  # what was typed is kept
+    assert Customer.get_by_id(customer.id).address is None  # nothing written
+
+
+# Where each form is seen: every create form, and the customer's edit form.
+FORM_PAGES = [(user, f"/admin/{screen}/new/") for user, screen, _ in CREATE_FORMS] + [
+    ("xiaoming", "/admin/customer/edit/?id={customer}")]
+
+
+@pytest.mark.parametrize("username, url", FORM_PAGES)
+def test_every_required_field_carries_the_required_mark(app, client_for, users, username, url):
+    """The red * of Flask-Admin and the browser's ``required`` go together, on every field
+    the form requires, the model's required fields (``form_required_columns``) included."""
+    customer = developed_customer(users)
+    endpoint = url.split("/")[2]
+    view = next(v for v in app.extensions["admin"][0]._views if v.endpoint == endpoint)
+    page = client_for(username).get(url.format(customer=customer.id)).get_data(as_text=True)
+    groups = form_groups(page)
+    assert groups, url
+    for name, group in groups.items():
+        marked = '<strong class="text-danger">&#42;</strong>' in group
+        required = re.search(r"<(?:input|select|textarea)[^>]*\srequired[\s>]", group)
+        picker = re.search(r'<input[^>]*type="hidden"', group)  # no browser check there
+        if not picker:
+            assert marked == bool(required), (url, name)
+        if name in view.form_required_columns:
+            assert marked, (url, name)
+
+
+def test_spaces_alone_do_not_fill_a_required_field(client_for, users):
+    client = client_for("xiaoming")
+    response = client.post("/admin/opportunity/new/", data={
+        "customer_name": "   ", "probability": "50", "summary": "概要", "description": "描述",
+        "csrf_token": csrf_token(client, "/admin/opportunity/new/")})
+    assert response.status_code == 200
+    assert "is-invalid" in form_groups(response.get_data(as_text=True))["customer_name"]
+    assert not Opportunity.select().exists()
+
+
+def test_the_view_shows_every_refusal_of_the_model_next_to_its_field(client_for, users,
+                                                                     monkeypatch):
+    """What only the model knows comes back all at once too: each refusal about a field
+    next to it, the others as messages; what was typed stays, nothing is written."""
+    from models.base import N_, DomainError, DomainErrors
+
+    def refuse(contact):
+        raise DomainErrors([DomainError(N_("请填写%(label)s"), field="title", label=N_("职位")),
+                            DomainError(N_("性别须为男或女"), field="gender"),
+                            DomainError(N_("客户编号分配繁忙，请重试"))])
+    monkeypatch.setattr(Contact, "clean", refuse)
+    customer = developed_customer(users)
+    client = client_for("xiaoming")
+    response = client.post("/admin/contact/new/", data={
+        "customer": customer.id, "name": "李四", "gender": "F", "title": "采购",
+        "office_phone": "010-1", "csrf_token": csrf_token(client, "/admin/contact/new/")})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    groups = form_groups(page)
+    assert "is-invalid" in groups["title"] and "请填写职位" in groups["title"]
+    assert "is-invalid" in groups["gender"] and "性别须为男或女" in groups["gender"]
+    assert "is-invalid" not in groups["name"] and 'value="李四"' in groups["name"]
+    assert "客户编号分配繁忙，请重试" in page
+    assert not Contact.select().exists()
+
+
+def test_a_step_form_shows_every_refusal_too(app):
+    """``show_error`` (every step page, 服务创建) places each refusal of a DomainErrors."""
+    from flask import get_flashed_messages
+    from wtforms import Form, StringField
+
+    from admin_views.base import show_error
+    from models.base import N_, DomainError, DomainErrors
+
+    class StepForm(Form):
+        result = StringField()
+        content = StringField()
+    with app.test_request_context():
+        form = StepForm()
+        errors = DomainErrors([DomainError(N_("请填写%(label)s"), field="result", label=N_("概要")),
+                               DomainError(N_("请选择客户"), field="content"),
+                               DomainError(N_("请选择客户"), field="elsewhere")])
+        assert show_error(form, errors) is True
+        assert form.result.errors == ["请填写概要"] and form.content.errors == ["请选择客户"]
+        assert get_flashed_messages() == ["请选择客户"]
+        assert show_error(form, DomainError(N_("请选择客户"))) is False
+
+
+def test_refusals_are_collected_and_read_as_the_first(database):
+    from models.base import N_, DomainError, DomainErrors, Refusals
+    refusals = Refusals()
+    with refusals:
+        raise DomainErrors([DomainError(N_("a"), field="one"), DomainError(N_("b"))])
+    with refusals:
+        pass
+    refusals.add(N_("c %(n)d"), field="three", n=3)
+    with pytest.raises(DomainErrors) as error:
+        refusals.raise_any()
+    assert [(e.field, str(e)) for e in error.value.errors] == [
+        ("one", "a"), (None, "b"), ("three", "c 3")]
+    assert (error.value.field, error.value.message) == ("one", "a")
+    assert str(error.value) == "a；b；c 3"
+    with pytest.raises(ZeroDivisionError), Refusals():
+        1 / 0  # noqa: B018 — not a refusal: passes through
+    Refusals().raise_any()  # nothing refused: nothing raised
+
+
+def test_a_service_is_refused_with_every_wrong_field_at_once(users):
+    from models.base import DomainErrors
+    with pytest.raises(DomainErrors) as error:
+        ServiceRequest.open(by=users["xiaoming"], service_type="算命", summary=" ",
+                            customer=None, request="")
+    assert [e.field for e in error.value.errors] == [
+        "service_type", "summary", "customer", "request"]
+    assert not ServiceRequest.select().exists()
+
+
+# -- 保存成功 / 删除成功 -----------------------------------------------------------------
+
+def flashed(client):
+    return client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_saving_answers_saved_and_deleting_deleted_on_every_screen(client_for, users, english):
+    saved, deleted = ("Saved", "Deleted") if english else ("保存成功", "删除成功")
+    customer = developed_customer(users)
+    client = client_for("xiaoming")
+    if english:
+        client.get("/locale/en")
+    token = csrf_token(client, "/admin/contact/new/")
+    contact = {"customer": customer.id, "name": "李四", "gender": "F", "title": "采购",
+               "office_phone": "010-1", "csrf_token": token}
+    assert client.post("/admin/contact/new/", data=contact).status_code == 302
+    answers = [flashed(client)]
+    made = Contact.get(Contact.name == "李四")
+    assert client.post(f"/admin/contact/edit/?id={made.id}",
+                       data={**contact, "title": "经理"}).status_code == 302
+    answers.append(flashed(client))
+    assert client.post("/admin/contact/delete/",
+                       data={"id": made.id, "csrf_token": token}).status_code == 302
+    answers.append(flashed(client))
+    for answer, expected in zip(answers, [saved, saved, deleted], strict=True):
+        assert expected in answer
+        for theirs in ("创建记录成功", "保存记录成功", "被成功删除", "successfully"):
+            assert theirs not in answer

@@ -57,8 +57,20 @@ def test_every_message_has_an_english_translation(tmp_path):
         extracted = {(m.context, m.id) for m in read_po(fh) if m.id}
     with open(os.path.join(ROOT, "translations/en/LC_MESSAGES/messages.po"), "rb") as fh:
         catalog = {(m.context, m.id): m.string for m in read_po(fh) if m.id}
-    missing = sorted((m for m in extracted if not catalog.get(m)), key=str)
+    missing = sorted((m for m in extracted if not translated(catalog.get(m))), key=str)
     assert not missing, f"untranslated (run `make catalog`, then translate): {missing}"
+
+
+def translated(string):
+    """A translation, with every plural form (msgstr[0], msgstr[1] …) filled in."""
+    forms = string if isinstance(string, tuple) else (string,)
+    return all(forms)
+
+
+def test_a_plural_with_an_empty_form_counts_as_untranslated():
+    assert translated(("%(num)d customer imported", "%(num)d customers imported"))
+    assert not translated(("%(num)d customer imported", ""))
+    assert not translated(("", "")) and not translated("") and not translated(None)
 
 
 def test_error_pages_speak_the_users_language(app, users):

@@ -71,6 +71,16 @@ def test_texts_over_their_limit_are_refused(users, field, limit):
     assert error.value.field == field
 
 
+def test_every_wrong_field_is_refused_at_once(users):
+    from models.base import DomainErrors
+    with pytest.raises(DomainErrors) as error:
+        opportunity(users, customer_name=" ", summary=None, description="字" * 2001,
+                    source="字" * 51, probability=101)
+    assert [e.field for e in error.value.errors] == [
+        "source", "customer_name", "summary", "description", "probability"]
+    assert not Opportunity.select().exists()
+
+
 def test_optional_texts_left_blank_are_stored_as_null(users):
     o = opportunity(users, source="  ", contact="", contact_phone=None)
     assert (o.source, o.contact, o.contact_phone) == (None, None, None)

@@ -78,14 +78,35 @@ def test_a_manager_creates_an_opportunity_and_cannot_forge_its_stamps(client_for
     client = client_for("xiaoming")
     response = post(client, "/admin/opportunity/new/", {
         **FORM, "created_by": users["wangcai"].id, "created_at": "2001-01-01 00:00:00",
-        "status": "developed", "assigned_to": users["wangcai"].id}, "/admin/opportunity/new/")
+        "status": "developed", "assigned_to": users["wangcai"].id, "id": "999"},
+        "/admin/opportunity/new/")
     assert response.status_code == 302
     o = Opportunity.get(Opportunity.customer_name == "上海远景科技")
     assert (o.created_by_id, o.status, o.assigned_to_id) == (
         users["xiaoming"].id, Opportunity.NEW, None)
     assert o.created_at.date() == TODAY
-    assert [c.to_status for c in StatusChange.of(o)] == ["new"]
-    assert "成功" in flashes(client)
+    assert [c.to_status for c in StatusChange.of(o)] == ["new"] and o.id != 999
+    assert "保存成功" in flashes(client)
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_the_create_screen_shows_number_creator_and_time_read_only(client_for, users, english):
+    client = client_for("xiaoming")
+    if english:
+        client.get("/locale/en")
+    page = text(client.get("/admin/opportunity/new/"))
+    stamps = dict(re.findall(r'<label for="crm-stamp-\w+"[^>]*>(.*?)&nbsp;</label>\s*'
+                             r'(<input[^>]*>)', page))
+    labels = ["ID", "Created by", "Created at"] if english else ["编号", "创建人", "创建时间"]
+    assert list(stamps) == labels
+    for field in stamps.values():
+        assert " readonly" in field and " name=" not in field  # shown, never posted
+    number, creator, created = (re.search(r'value="([^"]*)"', stamps[label]).group(1)
+                                for label in labels)
+    assert number == ("Assigned on saving" if english else "自动生成")
+    assert creator == users["xiaoming"].full_name
+    assert created.startswith(TODAY.isoformat())
+    assert page.index("crm-stamp-created_at") < page.index('name="customer_name"')
 
 
 def test_a_supervisor_creates_an_opportunity_too(client_for, users):
@@ -525,3 +546,23 @@ def test_in_english_a_button_and_a_status_of_the_same_chinese_word_read_differen
     client.get("/locale/en")
     page = text(client.get("/admin/plan/"))
     assert "Mark developed" in page and "Archived (developed)" in page
+
+
+def test_a_supervisor_marking_developed_makes_the_customer_the_assignees(client_for, users):
+    """开发成功 pressed by a 销售主管 in the row of /admin/plan/: the new customer's 客户经理
+    is the manager the opportunity was assigned to, not the supervisor who pressed."""
+    from tests.test_crawl import form_data, parse
+
+    o = assigned(users, to="wangcai")
+    client = client_for("supervisor")
+    page = parse(text(client.get("/admin/plan/")))
+    button = next(f for f in page.iter("form") if "/develop/" in f.attrs.get("action", "")
+                  and any(i.attrs.get("value") == str(o.id) for i in f.iter("input")))
+    response = client.post(button.attrs["action"],
+                           data=dict(form_data(button, TODAY, lambda url: [])))
+    assert response.status_code == 302
+    assert Opportunity.get_by_id(o.id).status == Opportunity.DEVELOPED
+    customer = Customer.get(Customer.name == "上海远景科技")
+    assert customer.manager_id == users["wangcai"].id
+    assert customer.manager_id != users["supervisor"].id
+    assert "上海远景科技" in text(client_for("wangcai").get("/admin/customer/"))

@@ -376,3 +376,25 @@ def test_every_report_and_export_works_on_the_demo_data(app, client_for, users):
     assert total == paid
     assert datetime.date.today().year in [int(y) for y in re.findall(
         r'<option[^>]*value="(\d{4})"', text(client.get(url("service"))))]
+
+
+# Every character that makes Excel (or LibreOffice) read a cell as a formula.
+FORMULA_NAMES = ["=1+1", "+1", "-1", "@SUM(1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_no_formula_start_is_run_from_a_report_export(client_for, users, kind):
+    """CSV has no cell types: a name starting with = + - @ tab or CR gets a quote. XLSX
+    has them: the name is written as text (a quote would show there), never a formula."""
+    for name in FORMULA_NAMES:
+        order(customer(users, name), D(2025, 7, 7), [(1, "36.00")])
+    response = client_for("supervisor").get(url("contribution", export=kind))
+    if kind == "csv":
+        names = [row[1] for row in csv_rows(response)[1:]]
+        assert all(name.startswith("'") for name in names), names
+        assert sorted(name[1:] for name in names) == sorted(FORMULA_NAMES)
+    else:
+        _, sheet = xlsx_rows(response)
+        cells = [sheet.cell(row, 2) for row in range(2, sheet.max_row + 1)]
+        assert all(cell.data_type == "s" for cell in cells), [c.data_type for c in cells]
+        assert sorted(c.value.replace("\n", "\r") for c in cells) == sorted(FORMULA_NAMES)

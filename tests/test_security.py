@@ -1,11 +1,14 @@
 """Login, logout, CSRF, password hashing, and permissions as data (权限管理)."""
+import datetime
+import re
+
 import pytest
 from flask_security import hash_password
 
 from models import DomainError, PermissionChange, Role, User
 from models.security import ALL, OWN, PERMISSIONS, parse_grant
 from seed.reference import ROLES
-from tests.conftest import DEMO_USERS, PASSWORD, csrf_token, login, make_user
+from tests.conftest import CSRF, DEMO_USERS, PASSWORD, csrf_token, login, make_user
 
 
 @pytest.mark.parametrize("username", list(DEMO_USERS))
@@ -223,3 +226,72 @@ def test_password_guessing_is_slowed_per_account_and_address(app, users):
     assert "登录尝试过于频繁" in login(guesser, "xiaoming", PASSWORD).get_data(as_text=True)
     # a colleague behind the same address still logs in
     assert login(app.test_client(), "wangcai").status_code == 302
+
+
+def test_last_login_is_shown_to_the_minute(client_for, users):
+    users["xiaoming"].last_login_at = datetime.datetime(2026, 11, 20, 9, 5, 42, 123456)
+    users["xiaoming"].save()
+    admin = client_for("admin")
+    for url in ["/admin/user/", f"/admin/user/details/?id={users['xiaoming'].id}"]:
+        page = admin.get(url).get_data(as_text=True)
+        assert "2026-11-20 09:05" in page, url
+        assert "09:05:42" not in page and "123456" not in page, url
+
+
+ROLE_BOX = re.compile(r'<input[^>]*type="checkbox"[^>]*>\s*<label[^>]*>([^<]+)</label>')
+
+
+def test_roles_are_checkboxes_and_a_user_gets_two_through_the_rendered_form(client_for):
+    admin = client_for("admin")
+    page = admin.get("/admin/user/new/").get_data(as_text=True)
+    assert not re.search(r'<select[^>]*name="role_ids"', page)  # no Ctrl+click listbox
+    assert '<div class="crm-checkboxes" id="role_ids">' in page
+    boxes = {}
+    for match in ROLE_BOX.finditer(page):
+        tag = match.group(0)
+        if 'name="role_ids"' in tag:
+            assert 'class="form-check-input"' in tag
+            boxes[match.group(1).strip()] = re.search(r'value="(\d+)"', tag).group(1)
+    assert set(boxes) == {"系统管理员", "销售主管", "客户经理", "高管"}
+    response = admin.post("/admin/user/new/", data={
+        "username": "zhoujie", "full_name": "周洁轮", "email": "", "active": "y",
+        "new_password": "secret-123", "role_ids": [boxes["客户经理"], boxes["销售主管"]],
+        "csrf_token": CSRF.search(page).group(1)})
+    assert response.status_code == 302
+    user = User.get(User.username == "zhoujie")
+    assert sorted(user.role_names()) == sorted(["客户经理", "销售主管"])
+    edit = admin.get(f"/admin/user/edit/?id={user.id}").get_data(as_text=True)
+    checked = {m.group(1).strip() for m in ROLE_BOX.finditer(edit) if "checked" in m.group(0)}
+    assert checked == {"客户经理", "销售主管"}  # the edit form shows what he holds
+
+
+def _edit_user(admin, user, new_password):
+    """用户管理 → 编辑 of ``user``, saved with the values its form renders and a 密码."""
+    from datetime import date
+
+    from tests.test_crawl import form_data, parse
+    url = f"/admin/user/edit/?id={user.id}"
+    form = next(f for f in parse(admin.get(url).get_data(as_text=True)).iter("form")
+                if "admin-form" in f.attrs.get("class", ""))
+    data = {}
+    for name, value in form_data(form, date.today(), lambda url: []):
+        data.setdefault(name, []).append(value)
+    data["new_password"] = [new_password]
+    return admin.post(url, data=data)
+
+
+def test_a_password_reset_by_an_administrator_ends_the_users_other_sessions(app, users,
+                                                                            client_for):
+    elsewhere = app.test_client()  # 小明, logged in on another computer
+    assert login(elsewhere, "xiaoming").status_code == 302
+    assert elsewhere.get("/admin/").status_code == 200
+    admin = client_for("admin")
+    assert _edit_user(admin, users["xiaoming"], "").status_code == 302
+    assert elsewhere.get("/admin/").status_code == 200  # saving without a 密码 keeps it
+    assert _edit_user(admin, users["xiaoming"], "new-secret-42").status_code == 302
+    response = elsewhere.get("/admin/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert User.get_by_id(users["xiaoming"].id).role_names() == ["客户经理"]  # roles kept
+    assert login(app.test_client(), "xiaoming", PASSWORD).status_code == 200  # old: refused
+    assert login(app.test_client(), "xiaoming", "new-secret-42").status_code == 302
+    assert admin.get("/admin/").status_code == 200  # the administrator stays logged in

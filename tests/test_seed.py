@@ -322,3 +322,44 @@ def test_init_db_without_the_flag_loads_no_demo_data(fresh_app):
     assert result.exit_code == 0 and "demo data loaded" not in result.output
     assert counts()["Role"] == 4
     assert not User.select().exists() and not Customer.select().exists()
+
+
+# -- create-user (the first administrator of an installation) ----------------------
+
+def test_create_user_makes_an_active_user_with_the_roles_who_logs_in(app):
+    result = app.test_cli_runner().invoke(args=[
+        "create-user", "zhangsan", "--full-name", "张三", "--role", "manager",
+        "--role", "supervisor", "--password", "s3cret-pass"])
+    assert result.exit_code == 0, result.output
+    user = User.get(User.username == "zhangsan")
+    assert user.active and user.full_name == "张三" and user.fs_uniquifier
+    assert sorted(user.role_names()) == sorted(["客户经理", "销售主管"])
+    assert login(app.test_client(), "zhangsan", "wrong-pass").status_code == 200
+    client = app.test_client()
+    assert login(client, "zhangsan", "s3cret-pass").status_code == 302
+    assert client.get("/admin/opportunity/").status_code == 200  # the roles' screens open
+
+
+def test_create_user_asks_the_password_twice_and_makes_an_administrator_by_default(app):
+    result = app.test_cli_runner().invoke(args=["create-user", "root", "--full-name", "管理员"],
+                                          input="first-pass-1\nfirst-pass-1\n")
+    assert result.exit_code == 0, result.output
+    assert User.get(User.username == "root").role_names() == ["系统管理员"]
+    client = app.test_client()
+    assert login(client, "root", "first-pass-1").status_code == 302
+    assert client.get("/admin/user/").status_code == 200
+
+
+def test_create_user_refuses_a_username_that_exists(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["create-user", "lisi", "--full-name", "李四",
+                                "--role", "manager", "--password", "first-pass-1"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(args=["create-user", "lisi", "--full-name", "另一个李四",
+                                "--role", "admin", "--password", "other-pass-2"])
+    assert again.exit_code != 0
+    assert "already exists" in again.output
+    assert User.select().where(User.username == "lisi").count() == 1
+    user = User.get(User.username == "lisi")
+    assert user.full_name == "李四" and user.role_names() == ["客户经理"]
+    assert login(app.test_client(), "lisi", "first-pass-1").status_code == 302

@@ -4,8 +4,8 @@ import datetime
 
 from peewee import JOIN, CharField, DateField, DateTimeField, ForeignKeyField, TextField, fn
 
-from ..base import N_, BaseModel, DomainError, now, required_text
-from ..history import StatusChange
+from ..base import N_, BaseModel, now, required_text
+from ..history import Workflow, transition
 from ..security import User
 from .customer import Customer, customers_of
 from .orders import Order
@@ -20,12 +20,16 @@ def months_before(day, months):
     return datetime.date(year, month, min(day.day, last_day))
 
 
-class ChurnRecord(BaseModel):
+class ChurnRecord(Workflow, BaseModel):
     """A customer at risk of being lost: 预警 → 暂缓流失 (repeatable) → 确认流失 (final)."""
 
     WARNING, POSTPONED, CONFIRMED = "warning", "postponed", "confirmed"
     STATUS = {WARNING: N_("预警"), POSTPONED: N_("暂缓流失"), CONFIRMED: N_("确认流失")}
     OPEN = (WARNING, POSTPONED)
+    TRANSITIONS = {
+        "postpone": transition(OPEN, POSTPONED, N_("该流失记录已确认，不能再处理")),
+        "confirm": transition(OPEN, CONFIRMED, N_("该流失记录已确认，不能再处理")),
+    }
     TEXT_LIMIT = 2000
 
     customer = ForeignKeyField(Customer, backref="churn_records", on_delete="RESTRICT")
@@ -72,16 +76,6 @@ class ChurnRecord(BaseModel):
                                status=cls.WARNING, created_at=at)
                     for customer_id, last in silent]
 
-    def _move(self, to_status, by, at, **fields):
-        """Change an open record (conditional: a record confirmed meanwhile stays so)."""
-        if not self.update_if(ChurnRecord.status.in_(self.OPEN), {"status": to_status, **fields}):
-            raise DomainError(N_("该流失记录已确认，不能再处理"))
-        if self.status != to_status:
-            StatusChange.record(self, self.status, to_status, by, at)
-        self.status = to_status
-        for name, value in fields.items():
-            setattr(self, name, value)
-
     def postpone(self, measure, by, at=None):
         """暂缓流失: append a dated, signed measure to the earlier ones; can be repeated."""
         at = at or now()
@@ -92,18 +86,17 @@ class ChurnRecord(BaseModel):
             current = ChurnRecord.select(ChurnRecord.measures) \
                 .where(ChurnRecord.id == self.id).scalar()
             measures = f"{current}\n{entry}" if current else entry
-            self._move(self.POSTPONED, by, at, measures=measures)
+            self.move("postpone", by, at, measures=measures)
 
     def confirm(self, reason, by, at=None):
         """确认流失: the reason is required; stamps the time; the customer becomes 流失."""
         at = at or now()
         text = required_text(reason, self.TEXT_LIMIT, "reason", N_("流失原因"))
         with self._meta.database.atomic():
-            self._move(self.CONFIRMED, by, at, reason=text, confirmed_at=at)
+            self.move("confirm", by, at, reason=text, confirmed_at=at)
             customer = Customer.get_by_id(self.customer_id)
             if customer.status == Customer.ACTIVE:
-                Customer.update(status=Customer.LOST).where(Customer.id == customer.id).execute()
-                StatusChange.record(customer, Customer.ACTIVE, Customer.LOST, by, at)
+                customer.move("lose", by, at)
 
     def measure_list(self):
         """The earlier measures, oldest first."""

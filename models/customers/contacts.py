@@ -1,7 +1,9 @@
 """联系人 and 交往记录: the people at a customer and what was said with them."""
+import datetime
+
 from peewee import CharField, DateField, ForeignKeyField, TextField
 
-from ..base import N_, BaseModel
+from ..base import N_, BaseModel, Refusals, optional_text, required_text
 from .customer import Customer, customers_of
 
 
@@ -17,8 +19,24 @@ class Contact(BaseModel):
     mobile = CharField(max_length=50, null=True)
     note = CharField(max_length=300, null=True)
 
+    # field → (label, max length) of SPEC.md §2.1; 姓名*, 职位*, 办公电话* are required
+    REQUIRED_TEXT = {"name": (N_("姓名"), 50), "title": (N_("职位"), 50),
+                     "office_phone": (N_("办公电话"), 50)}
+    OPTIONAL_TEXT = {"mobile": (N_("手机"), 50), "note": (N_("备注"), 300)}
+
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """客户, the * texts and 性别 男/女; texts stripped, blank optional ones NULL.
+        Every wrong field is reported at once."""
+        refusals = Refusals()
+        if self.__data__.get("customer") is None:
+            refusals.add(N_("请选择客户"), field="customer")
+        check_texts(self, refusals, self.REQUIRED_TEXT, self.OPTIONAL_TEXT)
+        if self.gender not in self.GENDER:
+            refusals.add(N_("性别须为男或女"), field="gender")
+        refusals.raise_any()
 
     @classmethod
     def owned_by(cls, user):
@@ -35,6 +53,31 @@ class Activity(BaseModel):
     detail = TextField(null=True)
     note = CharField(max_length=300, null=True)
 
+    REQUIRED_TEXT = {"place": (N_("地点"), 100), "summary": (N_("概要"), 200)}
+    # 详细信息 is a text column; the limit keeps one record readable (and the page small)
+    OPTIONAL_TEXT = {"detail": (N_("详细信息"), 2000), "note": (N_("备注"), 300)}
+
+    def __str__(self):
+        return f"{self.date} {self.summary}"  # how a confirmation names it
+
+    def clean(self):
+        """客户, 时间 (a date), 地点 and 概要 required; lengths of the columns. All at once."""
+        refusals = Refusals()
+        if self.__data__.get("customer") is None:
+            refusals.add(N_("请选择客户"), field="customer")
+        if not isinstance(self.date, datetime.date):
+            refusals.add(N_("请填写%(label)s"), field="date", label=N_("时间"))
+        check_texts(self, refusals, self.REQUIRED_TEXT, self.OPTIONAL_TEXT)
+        refusals.raise_any()
+
     @classmethod
     def owned_by(cls, user):
         return cls.customer.in_(customers_of(user))
+
+
+def check_texts(record, refusals, required, optional):
+    """Strip ``record``'s texts in place, refusing a missing required or a too long one."""
+    for checks, check in ((required, required_text), (optional, optional_text)):
+        for field, (label, limit) in checks.items():
+            with refusals:
+                setattr(record, field, check(getattr(record, field), limit, field, label))

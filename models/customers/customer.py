@@ -9,15 +9,19 @@ from peewee import (
     fn,
 )
 
-from ..base import N_, BaseModel, DomainError, now, optional_text, required_text
+from ..base import N_, BaseModel, DomainError, Refusals, now, optional_text, required_text
 from ..basedata import CUSTOMER_LEVEL, REGION, DictionaryEntry
-from ..history import StatusChange
+from ..history import Workflow, transition
 from ..security import User
 
 
-class Customer(BaseModel):
+class Customer(Workflow, BaseModel):
     ACTIVE, LOST, DELETED = "active", "lost", "deleted"
     STATUS = {ACTIVE: N_("正常"), LOST: N_("流失"), DELETED: N_("删除")}
+    TRANSITIONS = {
+        "remove": transition(ACTIVE, DELETED, N_("客户“%(name)s”已流失或已删除")),
+        "lose": transition(ACTIVE, LOST, N_("客户“%(name)s”已流失或已删除")),
+    }
 
     number = CharField(max_length=20, unique=True)
     name = CharField(max_length=100, index=True)
@@ -57,25 +61,33 @@ class Customer(BaseModel):
     def __str__(self):
         return f"{self.number} {self.name}"
 
+    def title(self):
+        return self.name
+
     def clean(self):
-        """Check the fields against SPEC.md §2.1 (the dictionary gives 地区 and 客户等级)."""
+        """Check the fields against SPEC.md §2.1 (the dictionary gives 地区 and 客户等级);
+        every wrong field is reported at once (``DomainErrors``)."""
+        refusals = Refusals()
         for field, (label, limit) in self.REQUIRED_TEXT.items():
-            setattr(self, field, required_text(getattr(self, field), limit, field, label))
+            with refusals:
+                setattr(self, field, required_text(getattr(self, field), limit, field, label))
         for field, (label, limit) in self.OPTIONAL_TEXT.items():
-            setattr(self, field, optional_text(getattr(self, field), limit, field, label))
+            with refusals:
+                setattr(self, field, optional_text(getattr(self, field), limit, field, label))
         if self.region not in DictionaryEntry.items(REGION):
-            raise DomainError(N_("请选择地区"), field="region")
+            refusals.add(N_("请选择地区"), field="region")
         if str(self.level) not in {e.value for e in DictionaryEntry.of(CUSTOMER_LEVEL)}:
-            raise DomainError(N_("请选择客户等级"), field="level")
+            refusals.add(N_("请选择客户等级"), field="level")
         for field, label in self.RATINGS.items():
             if getattr(self, field) not in (1, 2, 3, 4, 5):
-                raise DomainError(N_("%(label)s须为 1 到 5 星"), field=field, label=label)
+                refusals.add(N_("%(label)s须为 1 到 5 星"), field=field, label=label)
         for field, label in self.AMOUNTS.items():
             value = getattr(self, field)
             if value is not None and value < 0:
-                raise DomainError(N_("%(label)s不能为负数"), field=field, label=label)
+                refusals.add(N_("%(label)s不能为负数"), field=field, label=label)
         if not User.managers().where(User.id == self.manager_id).exists():
-            raise DomainError(N_("客户经理须为在职的客户经理"), field="manager")
+            refusals.add(N_("客户经理须为在职的客户经理"), field="manager")
+        refusals.raise_any()
 
     def save_active(self, fields):
         """Save edits of ``fields`` only while the customer is 正常 (not lost or deleted)."""
@@ -86,12 +98,8 @@ class Customer(BaseModel):
 
     def remove(self, by, at=None):
         """删除 is logical: the customer becomes 删除 and all his history stays."""
-        at = at or now()
         with self._meta.database.atomic():
-            if not self.update_if(Customer.status == self.ACTIVE, {"status": self.DELETED}):
-                raise DomainError(N_("客户“%(name)s”已流失或已删除"), name=self.name)
-            StatusChange.record(self, self.ACTIVE, self.DELETED, by, at)
-        self.status = self.DELETED
+            self.move("remove", by, at or now())
 
     @classmethod
     def owned_by(cls, user):

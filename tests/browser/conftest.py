@@ -12,9 +12,25 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
+def static_cached(app):
+    """The app, its static files sent with a max-age as a production web server would.
+
+    Flask answers them "no-cache", so Chromium asks again for some twenty files on
+    every page; a walk through every screen then spends most of its time on 304s.
+    """
+    def wsgi(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if status.startswith("200") and "/static/" in environ.get("PATH_INFO", ""):
+                headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
+                headers.append(("Cache-Control", "max-age=3600"))
+            return start_response(status, headers, exc_info)
+        return app(environ, start)
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, static_cached(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -65,7 +65,11 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     assert manager.input_value(".crm-item-result textarea") == "客户确认订购"
     shot(manager, "plan-execute.png")
     manager.goto("/admin/plan/")
-    manager.click("button[title=开发成功]")
+    questions = []
+    manager.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    manager.click("form.crm-row-action button:has-text(\"开发成功\")")
+    manager.wait_for_selector(".alert-success")
+    assert questions == ["确认“苏州河畔家电”开发成功？系统将创建客户。"]
     customer = Customer.get(Customer.name == "苏州河畔家电")
     assert customer.number in manager.inner_text(".alert-success")
     shot(manager, "plan-developed.png")

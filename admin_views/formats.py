@@ -1,0 +1,56 @@
+"""How values are shown in the user's language: the system's own words, yes/no,
+amounts, users in a choice.
+
+Flask-Admin shows a boolean in a list as an icon titled with the field's name
+and an English word ("active: true"), and as True/False on details pages and
+in exports. ``CrmModelView`` uses these tables instead of Flask-Admin's.
+"""
+from decimal import Decimal, InvalidOperation
+
+from flask_admin.model import typefmt
+from flask_babel import gettext
+from markupsafe import Markup
+
+from models.base import Msgid
+
+
+def shown(text):
+    """A text the models marked for translation (a seeded role's name, a system
+    category) in the user's language; anything else (data) as it is."""
+    return gettext(text) if isinstance(text, Msgid) else text
+
+
+def money(value):
+    """An amount in 元: two decimals and thousands separators (7,500.00); blank if none."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{Decimal(value):,.2f}"
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+
+
+def user_label(user):
+    """A user as offered in a choice: 姓名（用户名）, names being alike."""
+    return gettext("%(name)s（%(username)s）", name=user.full_name, username=user.username)
+
+
+def yes_no(value):
+    return gettext("是") if value else gettext("否")
+
+
+def _yes_no_cell(view, value, name):
+    return yes_no(value)
+
+
+def _yes_no_icon(view, value, name):
+    """Flask-Admin's icon, titled with the column's label: 启用：是."""
+    icon = "fa-check-circle" if value else "fa-minus-circle"
+    title = gettext("%(label)s：%(value)s", label=view.get_column_name(name),
+                    value=yes_no(value))
+    return Markup('<span class="fa {}" title="{}"></span>').format(icon, title)
+
+
+LIST = {**typefmt.BASE_FORMATTERS, bool: _yes_no_icon}
+DETAIL = {**typefmt.DETAIL_FORMATTERS, bool: _yes_no_cell}
+EXPORT = {**typefmt.EXPORT_FORMATTERS, bool: _yes_no_cell}
