@@ -36,3 +36,21 @@ def test_no_page_of_the_demo_ends_in_a_server_error(app, client_for, username):
     errors = {url: code for url, code in visited.items() if code >= 500}
     assert not errors
     assert sum(code == 200 for code in visited.values()) >= 5  # the role did see pages
+
+
+@pytest.mark.parametrize("username", ["admin", "supervisor", "xiaoming"])  # 高管: reports only
+def test_every_list_labels_its_row_buttons(app, client_for, username):
+    """One row-button style: labelled buttons, never Flask-Admin's bare icons."""
+    with app.app_context():
+        demo.load()
+    client = client_for(username)
+    lists = 0
+    for screen in reachable_screens(app):
+        page = client.get(f"{screen}/").get_data(as_text=True)
+        cells = re.findall(r'<td class="list-buttons-column">(.*?)</td>', page, re.S)
+        if not cells:
+            continue
+        lists += 1
+        assert not any('class="icon"' in cell for cell in cells), screen
+        assert all("crm-row-action" in cell for cell in cells), screen
+    assert lists >= 2
