@@ -2,16 +2,38 @@
 
 It wires the parts together and owns no business rule.
 """
+import datetime
 import json
+import logging
 import os
 import secrets
 import threading
 
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import Babel, get_locale, gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_security import PeeweeUserDatastore, Security, current_user, uia_username_mapper
+from flask_login import user_logged_out
+from flask_security import LoginForm as SecurityLoginForm
+from flask_security import (
+    PeeweeUserDatastore,
+    Security,
+    current_user,
+    uia_username_mapper,
+    user_authenticated,
+    user_failed_authn,
+)
+from flask_security.password_util import PasswordUtil
+from flask_security.proxies import _security
+from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from peewee import SqliteDatabase
 
@@ -44,22 +66,39 @@ DEFAULTS = {
     "LOGIN_LIMITS": "10 per minute;30 per hour",  # failed or not, per address and 用户名
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Account lockout: this many failed logins within LOCKOUT_MINUTES lock the account for
+    # LOCKOUT_MINUTES, whatever the address (counted in the database: User.record_failed_login).
+    "LOCKOUT_ATTEMPTS": 5,
+    "LOCKOUT_MINUTES": 15,
+    # 记住我 is the user's choice on each login, off by default, and lasts 14 days; the
+    # cookie is never readable by scripts nor sent by other sites' forms (see CRM_HTTPS).
+    "SECURITY_DEFAULT_REMEMBER_ME": False,
+    "REMEMBER_COOKIE_DURATION": datetime.timedelta(days=14),
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # The password policy (PasswordPolicy): at least 10 characters, and not guessable.
+    "SECURITY_PASSWORD_LENGTH_MIN": 10,
+    "SECURITY_PASSWORD_COMPLEXITY_CHECKER": "zxcvbn",
+    "SECURITY_ZXCVBN_MINIMUM_SCORE": 3,
 }
 
 
 def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True,
                 instance_path=os.environ.get("CRM_INSTANCE_PATH"))
-    os.makedirs(app.instance_path, exist_ok=True)
+    models.base.private_folder(app.instance_path, narrow=True)  # secrets, SQLite, backups: 0700
     app.config.update(DEFAULTS)
     app.config["DATABASE_URL"] = os.environ.get(
         "DATABASE_URL", "sqlite:///" + os.path.join(app.instance_path, "crm.db"))
+    app.config["CRM_HTTPS"] = os.environ.get("CRM_HTTPS", "").lower() in ("1", "true", "yes")
     app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_DATABASE_URL, …
     if os.environ.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     if test_config:
         app.config.update(test_config)
+    _https_only_cookies(app)
     _load_secrets(app)
+    _secure_headers(app)  # first: its nonce exists before any other hook can answer
 
     database = app.config.get("DATABASE") or models.open_database(app.config["DATABASE_URL"])
     db.initialize(database)
@@ -69,9 +108,11 @@ def create_app(test_config=None):
     CSRFProtect(app)
     app.extensions["user_datastore"] = datastore = PeeweeUserDatastore(
         db, models.User, models.Role, models.UserRoles)
-    Security(app, datastore)
+    Security(app, datastore, login_form=LoginForm, password_util_cls=PasswordPolicy)
 
     _limit_logins(app)
+    _lock_accounts(app)
+    _end_sessions_at_logout(app)
 
     from admin_views import init_admin
     from admin_views.base import drop_unsafe_return_urls
@@ -133,17 +174,177 @@ def _limit_logins(app):
     """Slow password guessing: a few login attempts per account and address, then 429.
 
     Keyed by address *and* 用户名, so colleagues behind one office NAT never lock
-    each other out. Counters live in memory (per server process) unless
-    ``RATELIMIT_STORAGE_URI`` names a shared store.
+    each other out. The 用户名 is the identity Flask-Security looks up: normalised
+    by its own ``username_util`` (NFKC, surrounding spaces dropped) and compared
+    without case, so ``ａｄｍｉｎ``, ``admin `` and ``ADMIN`` count as ``admin``.
+    Counters live in memory (per server process) unless ``RATELIMIT_STORAGE_URI``
+    names a shared store; the account lockout (``_lock_accounts``) is what holds
+    across processes.
     """
     def address_and_username():
-        return f"{get_remote_address()}|{(request.form.get('username') or '').lower()}"
+        return f"{get_remote_address()}|{login_identity(request.form.get('username'))}"
 
     limiter = Limiter(address_and_username, app=app, default_limits=[],
                       storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
     app.view_functions["security.login"] = limiter.limit(
         app.config["LOGIN_LIMITS"], methods=["POST"])(app.view_functions["security.login"])
     app.extensions["crm_limiter"] = limiter
+
+
+def login_identity(typed):
+    """The account a typed 用户名 names, as Flask-Security's login finds it: its own
+    normaliser, then case folded (the lookup is case-insensitive)."""
+    typed = typed if isinstance(typed, str) else ""
+    return (_security.username_util.normalize(typed) or typed).lower()
+
+
+log = logging.getLogger("crm.security")  # failed logins, lockouts, unlocks
+
+
+class LoginForm(SecurityLoginForm):
+    """Flask-Security's login form; a locked account is told so, whatever the password.
+
+    Flask-Security asks ``User.is_locked`` only after a right password and puts its
+    answer where the generic "用户名或密码错误" replaces it: here the lock is the
+    answer to every attempt while it lasts, so a guess made during the lock learns
+    nothing about the password.
+    """
+
+    def validate(self, **kwargs):
+        ok = super().validate(**kwargs)
+        user = self.user
+        if user is not None and user.is_active and user.is_locked():
+            if self.user_authenticated:  # the right password, while locked
+                log.warning("login refused, account locked: %r from %s (right password)",
+                            user.username, get_remote_address())
+            self.username.errors, self.password.errors = [], []
+            self.form_errors.append(locked_message(user))
+            return False
+        if user is None and self.ifield is not None:
+            log.warning("failed login: unknown user %r from %s",
+                        login_identity(self.username.data)[:64], get_remote_address())
+        return ok
+
+
+def locked_message(user):
+    until = user.lock_ends()
+    shown = until.strftime("%H:%M" if until.date() == datetime.date.today() else "%Y-%m-%d %H:%M")
+    return gettext("登录失败次数过多，该账户已被锁定至 %(time)s。请稍后再试，或请系统管理员解锁。",
+                   time=shown)
+
+
+def _lock_accounts(app):
+    """Account lockout: ``LOCKOUT_ATTEMPTS`` failed logins lock the account for
+    ``LOCKOUT_MINUTES``, from any address; a successful login clears the count.
+
+    The count lives on the user's row (``User.record_failed_login``), so every server
+    process and every restart enforce the same lock: one mechanism, whatever
+    ``RATELIMIT_STORAGE_URI`` says. Flask-Security reports each wrong password
+    (``user_failed_authn``) and each login (``user_authenticated``).
+    """
+    @user_failed_authn.connect_via(app)
+    def _failed(sender, user, **extra):
+        at = models.now()
+        if user.is_locked(now=at):
+            log.warning("failed login while locked: %r from %s", user.username,
+                        get_remote_address())
+        elif user.record_failed_login(at, app.config["LOCKOUT_ATTEMPTS"],
+                                      app.config["LOCKOUT_MINUTES"]):
+            log.warning("account locked: %r from %s after %d failed logins, until %s",
+                        user.username, get_remote_address(), user.failed_logins,
+                        user.locked_until.isoformat(sep=" "))
+        else:
+            log.warning("failed login: %r from %s (%d of %d)", user.username,
+                        get_remote_address(), user.failed_logins,
+                        app.config["LOCKOUT_ATTEMPTS"])
+
+    @user_authenticated.connect_via(app)
+    def _succeeded(sender, user, **extra):
+        if user.failed_logins or user.locked_until:
+            user.reset_failed_logins(models.now())
+
+
+def _end_sessions_at_logout(app):
+    """Logging out ends the session on the server, not only in this browser.
+
+    Flask-Security knows a session (and a remember-me cookie) by the user's
+    ``fs_uniquifier``; logging out gives him a new one, so a copied cookie is
+    refused afterwards. The price: logging out on one computer logs the user out
+    on all of them. A password change renews it too (Flask-Security's own change
+    page, and 用户管理 when an administrator sets one).
+    """
+    @user_logged_out.connect_via(app)
+    def _logged_out(sender, user, **extra):
+        if isinstance(user, models.User):
+            user.end_sessions()
+
+
+def _https_only_cookies(app):
+    """Served over HTTPS (``CRM_HTTPS=1``): the session and remember-me cookies are sent
+    over HTTPS only, and links are built with https."""
+    if app.config.get("CRM_HTTPS"):
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True,
+                          PREFERRED_URL_SCHEME="https")
+
+
+class PasswordPolicy(PasswordUtil):
+    """The one password policy: 用户管理, ``flask create-user`` and Flask-Security's own
+    change-password page all call ``validate`` (``_security.password_util``).
+
+    Flask-Security's validators decide: at least ``SECURITY_PASSWORD_LENGTH_MIN``
+    characters, and zxcvbn's score at least ``SECURITY_ZXCVBN_MINIMUM_SCORE`` (refusing
+    common passwords, keyboard rows, sequences, dates and the user's own names).
+    zxcvbn words its warnings in English only; they are msgids of Flask-Security's
+    catalog, translated in ours (translations/zh_Hans_CN/LC_MESSAGES/flask_security.po).
+    """
+
+    def validate(self, password, is_register, **kwargs):
+        errors, normalized = super().validate(password or "", is_register, **kwargs)
+        if errors:
+            errors = [_security.i18n_domain.gettext(str(e)) for e in errors]
+        return errors, normalized
+
+
+# Scripts: this site's files and inline blocks carrying the request's nonce, nothing
+# else (no 'unsafe-inline', no eval). Styles allow inline: Flask-Admin's templates and
+# its widgets (select2, daterangepicker) write style attributes, and a style cannot
+# run code. No page may be framed, no form posts elsewhere, no plugin runs.
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",  # + 'nonce-…', added per request
+    "style-src": "'self' 'unsafe-inline'",
+    "img-src": "'self' data:",  # Bootstrap draws its icons as data: SVGs
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def _secure_headers(app):
+    """Security headers on every response, by Flask-Talisman: the CSP with a fresh nonce
+    per request (``csp_nonce()`` in templates, ``admin_csp_nonce_attribute`` in Flask-Admin's),
+    ``X-Frame-Options: DENY``, ``nosniff``, ``Referrer-Policy: same-origin`` and, on HTTPS
+    only, HSTS.
+
+    Redirecting to HTTPS is the front server's job (TLS ends there), and the cookie flags stay
+    with this app's configuration: Talisman is told to leave both alone.
+    """
+    Talisman(
+        app,
+        force_https=False,
+        frame_options="DENY",
+        content_security_policy=CSP,
+        content_security_policy_nonce_in=["script-src"],
+        referrer_policy="same-origin",
+        strict_transport_security=True,  # sent only when the request came over HTTPS
+        strict_transport_security_include_subdomains=False,  # other hosts are not ours
+        session_cookie_secure=False,
+        session_cookie_http_only=False,
+        session_cookie_samesite=app.config.get("SESSION_COOKIE_SAMESITE"),
+    )
+    # Flask-Security's default renders as "private=True, no-store=True" with Werkzeug 3.1.
+    app.config.setdefault("SECURITY_CACHE_CONTROL", {"private": None, "no-store": None})
 
 
 def _connect_per_request(app, database):
@@ -157,7 +358,8 @@ def _connect_per_request(app, database):
 
     @app.before_request
     def _connect():
-        if request.endpoint not in ("static", "admin.static", "security.static"):
+        # /healthz connects itself: a database that does not answer is its 503, not a 500
+        if request.endpoint not in ("static", "admin.static", "security.static", "healthz"):
             database.connect(reuse_if_open=True)
 
     @app.teardown_request
@@ -168,6 +370,8 @@ def _connect_per_request(app, database):
 
 def select_locale():
     """The user's saved choice, else this session's, else the browser's, else Chinese."""
+    if not has_request_context():
+        return DEFAULT_LOCALE  # a command (flask create-user) speaks the default
     if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
         return current_user.locale
     if session.get("locale") in LOCALES:
@@ -210,6 +414,27 @@ def _register_routes(app):
     @app.route("/")
     def index():
         return redirect(url_for("admin.index"))
+
+    from models import schema
+
+    @app.route("/healthz")
+    def healthz():
+        """For a monitor or load balancer, without login: 200 when the database answers
+        and its schema is current (no pending migration), else 503. The body says only
+        that; it sets no cookie, and a GET needs no CSRF token."""
+        try:
+            db.connect(reuse_if_open=True)
+            healthy = not schema.pending(db.obj)
+        except Exception as exc:  # any failure to answer is "unavailable", whatever the driver
+            app.logger.warning("health check: the database does not answer: %s", exc)
+            healthy = False
+        response = app.response_class(
+            '{"status": "ok"}\n' if healthy else '{"status": "unavailable"}\n',
+            status=200 if healthy else 503, mimetype="application/json")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app.extensions["csrf"].exempt(healthz)
 
     @app.route("/locale/<code>")
     def set_locale(code):

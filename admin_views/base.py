@@ -24,13 +24,22 @@ from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from peewee import SQL, ForeignKeyField, IntegrityError
-from wtforms import validators
+from werkzeug.datastructures import ImmutableMultiDict
+from wtforms import TextAreaField, validators
 from wtforms.fields.core import UnboundField
 from wtfpeewee.orm import ValueRequired
 
 from models import DomainError, db
-from models.base import DomainErrors, Msgid
+from models.base import (
+    CONTROL_CHARACTERS_MESSAGE,
+    DomainErrors,
+    Msgid,
+    has_control_characters,
+    record_key,
+    without_control_characters,
+)
 from models.security import ALL, OWN
 
 from . import formats
@@ -45,13 +54,75 @@ RETURN_PARAMS = ("url", "next")
 UNSAFE_URL = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
-MAX_ID = 2 ** 63 - 1  # the largest key either database stores
+# Bounds of what a query string may ask for (see "Input from requests", ARCHITECTURE.md).
+MAX_PAGE = 10 ** 6  # ?page= beyond is read as the first page (offset fits any database)
+SEARCH_LIMIT = 100  # characters of ?search= and of a picker's query that are read
+SEARCH_PARAMETERS = ("search", "query")  # the list's search box, a picker's typed text
+LOOKUP_LIMIT, LOOKUP_OFFSET = 50, 10 ** 5  # a picker's ?limit= and ?offset=
+MAX_SELECTED = 1000  # records one action or bulk step may name (ten full pages)
 
 
 def record_id(value):
-    """A posted record key as an int, or None for anything else (blank, text, too large)."""
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+    """A posted record key as an int, or None for anything else (blank, text, negative,
+    too large for the databases): the model's ``record_key``."""
+    return record_key(value)
+
+
+def clean_query_string():
+    """Clean the query string before any view reads it: control characters become
+    spaces, a search (``search``, a picker's ``query``) is cut to SEARCH_LIMIT
+    characters, and parameters named like ``url_for``'s own arguments are dropped.
+
+    A search box, a filter, a report's filters and a picker's query are text typed by
+    people: a tab pasted from Excel separates words, a NUL (which PostgreSQL refuses)
+    or any other invisible character is never what was meant. Each word of a search is
+    one more condition, and Flask-Admin copies the search into every link of the list.
+    It hands the query string to ``url_for`` for its pager, sort and export links,
+    where ``?_method=POST`` or ``?endpoint=`` would fail and ``?_scheme=…&_external=1``
+    would lead elsewhere; no parameter of this site is named so. Forms are not cleaned:
+    a posted control character is refused next to its field (``refuse_control_characters``).
+    """
+    pairs = list(request.args.items(multi=True))
+    if all(plain_parameter(k) and not has_control_characters(v) and
+           (k not in SEARCH_PARAMETERS or len(v) <= SEARCH_LIMIT) for k, v in pairs):
+        return
+    request.args = ImmutableMultiDict(
+        [(key, without_control_characters(value, " ")[:SEARCH_LIMIT]
+          if key in SEARCH_PARAMETERS else without_control_characters(value, " "))
+         for key, value in pairs if plain_parameter(key)])
+    request.__dict__.pop("values", None)  # recombined from the cleaned parts
+
+
+def plain_parameter(name):
+    """Whether a query parameter may be handed to ``url_for`` as a value (``endpoint`` and
+    ``_anchor``, ``_external``, ``_method``, ``_scheme`` are its own arguments)."""
+    return name != "endpoint" and not name.startswith("_")
+
+
+def refuse_control_characters(form):
+    """Refuse every field of ``form`` that was sent a control character (a textarea may
+    hold line breaks and tabs), next to that field; whether none was.
+
+    The field keeps what was typed less those characters, so nothing later (a check
+    that queries, the form shown again) meets them.
+    """
+    clean = True
+    for field in form if form is not None else ():
+        texts = [v for v in field.raw_data or () if isinstance(v, str)]
+        if any(has_control_characters(v, isinstance(field, TextAreaField)) for v in texts):
+            field.errors = list(field.errors or ()) + [
+                gettext(CONTROL_CHARACTERS_MESSAGE, label=field.label.text)]
+            field.raw_data = [without_control_characters(v) for v in texts]
+            if isinstance(field.data, str):
+                field.data = without_control_characters(field.data)
+            clean = False
+    return clean
+
+
+def bounded_number(text, default, low, high):
+    """A query-string number within [low, high], else ``default``."""
+    key = record_key(text)
+    return key if key is not None and low <= key <= high else default
 
 
 def safe_return_url(target):
@@ -171,8 +242,16 @@ def attach_related(rows, model, path):
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def spreadsheet_text(cell):
+    """A text cell without the control characters a worksheet cannot hold (older rows
+    may still carry them): an XLSX export never fails on them."""
+    return ILLEGAL_CHARACTERS_RE.sub("", cell) if isinstance(cell, str) else cell
+
+
 def spreadsheet_safe(cell):
-    """A text cell that Excel would run as a formula, made plain text with a quote."""
+    """A text cell as an export writes it: without control characters, and made plain
+    text with a quote where Excel would run it as a formula."""
+    cell = spreadsheet_text(cell)
     if isinstance(cell, str) and cell.startswith(FORMULA_START):
         return "'" + cell
     return cell
@@ -237,6 +316,10 @@ class PermissionMixin:
     def is_accessible(self):
         return user_can(self.permission)
 
+    def _handle_view(self, name, **kwargs):
+        clean_query_string()
+        return super()._handle_view(name, **kwargs)
+
     def inaccessible_callback(self, name, **kwargs):
         if not current_user.is_authenticated:
             return redirect(url_for("security.login", next=request.full_path))
@@ -262,21 +345,25 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return scope_query(self.model.select(), self.model, self.scope_code)
 
     def get_one(self, pk):
-        try:
-            return self.query().where(self.model._meta.primary_key == int(pk)).first()
-        except (TypeError, ValueError):
+        key = record_id(pk)
+        if key is None:
             return None
+        return self.query().where(self.model._meta.primary_key == key).first()
 
     def get_list(self, term, offset=0, limit=10):
+        """The matching rows; Flask-Admin hands over ?query=, ?offset= and ?limit= as sent,
+        so they are bounded here (a negative offset fails on PostgreSQL)."""
         query = self.query()
+        term = (term or "")[:SEARCH_LIMIT].strip()
         if term:
             condition = None
             for field in self._cached_fields:
                 clause = field ** f"%{term}%"
                 condition = clause if condition is None else condition | clause
             query = query.where(condition)
-        return list(query.order_by(self.model._meta.primary_key).offset(offset or 0)
-                    .limit(limit))
+        offset = bounded_number(offset, 0, 0, LOOKUP_OFFSET)
+        limit = bounded_number(limit, 10, 1, LOOKUP_LIMIT)
+        return list(query.order_by(self.model._meta.primary_key).offset(offset).limit(limit))
 
 
 class CrmModelView(PermissionMixin, ModelView):
@@ -406,7 +493,7 @@ class CrmModelView(PermissionMixin, ModelView):
         if many:
             keys += [k for k in (request.values.get("ids") or "").split(",") if k]
         pks = list(dict.fromkeys(record_id(k) for k in keys))  # a form posting to ?id= repeats it
-        if not pks or None in pks or (len(pks) > 1 and not many):
+        if not pks or None in pks or (len(pks) > 1 and not many) or len(pks) > MAX_SELECTED:
             return []
         pk = self.model._meta.primary_key
         query = self.scoped(self.scoped(self.model.select().where(pk.in_(pks)), self.permission),
@@ -430,7 +517,8 @@ class CrmModelView(PermissionMixin, ModelView):
         formdata = request.form if request.method == "POST" else None
         make_form = getattr(self, form) if isinstance(form, str) else form
         step_form = make_form(formdata) if make_form else None
-        if request.method == "POST" and (step_form is None or step_form.validate()):
+        if request.method == "POST" and (step_form is None or all(
+                [step_form.validate(), refuse_control_characters(step_form)])):
             try:
                 message = act(self, record, step_form)
             except DomainError as exc:
@@ -496,10 +584,10 @@ class CrmModelView(PermissionMixin, ModelView):
         return self.get_query()
 
     def get_one(self, id, code=None):
-        """The record, if this user may reach it for the operation in progress (or ``code``)."""
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        """The record, if this user may reach it for the operation in progress (or ``code``);
+        None for a crafted key (text, negative, 30 digits), never queried."""
+        pk = record_id(id)
+        if pk is None:
             return None
         query = self.get_query().where(self.model._meta.primary_key == pk)
         code = code or self.operation_code((request.endpoint or "").rsplit(".", 1)[-1])
@@ -508,10 +596,10 @@ class CrmModelView(PermissionMixin, ModelView):
         return query.first()
 
     def selected(self, ids, code=None):
-        """The records of an action's ``ids`` this user may reach (under ``code`` too)."""
-        try:
-            pks = [int(i) for i in ids]
-        except (TypeError, ValueError):
+        """The records of an action's ``ids`` this user may reach (under ``code`` too);
+        none if any key is crafted or they are more than a bulk step takes."""
+        pks = list(dict.fromkeys(record_id(i) for i in ids))
+        if not pks or None in pks or len(pks) > MAX_SELECTED:
             return []
         query = self.get_query().where(self.model._meta.primary_key.in_(pks))
         if code:
@@ -535,6 +623,14 @@ class CrmModelView(PermissionMixin, ModelView):
             cache[key] = {r[0] for r in self.scoped(self.base_query().select(pk), code)
                           .tuples()}
         return row.id in cache[key]
+
+    def _get_list_extra_args(self):
+        """The list's query string, with ?page= a whole number up to MAX_PAGE, else the
+        first page: Flask-Admin passes -1 or 30 digits to the database as an offset.
+        (?search= is already cut to SEARCH_LIMIT characters: ``clean_query_string``.)"""
+        args = super()._get_list_extra_args()
+        args.page = bounded_number(request.args.get("page"), 0, 0, MAX_PAGE)
+        return args
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
                  page_size=None):
@@ -620,11 +716,20 @@ class CrmModelView(PermissionMixin, ModelView):
         """How a row is deleted: plainly and alone, unless the screen's rule says otherwise."""
         model.delete_instance()
 
+    def validate_form(self, form):
+        """Flask-Admin's checks, and no field may hold a control character (next to it)."""
+        return all([super().validate_form(form), refuse_control_characters(form)])
+
     def _on_model_change(self, form, model, is_created):
         """Every business rule refused (``clean()`` reports them all at once) is shown
-        next to its field, the others flashed; the form comes back with what was typed."""
+        next to its field, the others flashed; the form comes back with what was typed.
+
+        The model's ``clean()`` runs on every save of every screen, after the view's own
+        ``on_model_change``: a view cannot forget it."""
         try:
             super()._on_model_change(form, model, is_created)
+            if callable(getattr(model, "clean", None)):
+                model.clean()
         except DomainError as exc:
             show_error(form, exc)
             exc.shown = True  # handle_view_exception then flashes nothing more
@@ -709,6 +814,6 @@ def link(url, text):
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
            "current_page", "current_scope", "domain_message", "drop_unsafe_return_urls", "link",
-           "record_id",
+           "record_id", "refuse_control_characters",
            "safe_return_url", "scope_query", "show_error", "spreadsheet_safe", "status_filter",
            "status_formatter", "user_can", "workflow_step"]

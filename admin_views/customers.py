@@ -38,6 +38,7 @@ from .base import (
     _l,
     current_scope,
     domain_message,
+    record_id,
     status_filter,
     status_formatter,
     workflow_step,
@@ -202,7 +203,7 @@ class PerCustomerView(CrmModelView):
 
     def get_url(self, endpoint, **kwargs):
         """The 创建 of a customer's list leads to a form for that customer (?customer=)."""
-        customer_id = request.args.get("customer", type=int)
+        customer_id = record_id(request.args.get("customer"))
         if endpoint == ".create_view" and customer_id and "customer" not in kwargs:
             kwargs["customer"] = customer_id
         return super().get_url(endpoint, **kwargs)
@@ -211,14 +212,14 @@ class PerCustomerView(CrmModelView):
         """A record added from a customer's list belongs to that customer by default
         (if the user may reach him: the picker's scope decides)."""
         form = super().create_form(obj)
-        customer_id = request.args.get("customer", type=int)
+        customer_id = record_id(request.args.get("customer"))
         if customer_id and request.method == "GET" and "customer" in form:
             form.customer.data = self._form_ajax_refs["customer"].get_one(customer_id)
         return form
 
     def base_query(self):
         query = self.model.select()
-        customer_id = request.args.get("customer", type=int)
+        customer_id = record_id(request.args.get("customer"))
         if customer_id:
             query = query.where(self.model.customer == customer_id)
         return query

@@ -16,7 +16,7 @@ import datetime
 import io
 import re
 from decimal import Decimal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import openpyxl
 import tablib
@@ -32,7 +32,7 @@ from models.base import Msgid
 from models.customers import customers_of
 from models.security import ALL
 
-from .base import CrmView, _l, current_scope, spreadsheet_safe
+from .base import CrmView, _l, current_scope, spreadsheet_safe, spreadsheet_text
 
 # Column kinds: how a cell is aligned and formatted (money with two decimals).
 RANK, YEAR, COUNT, MONEY, TEXT = "rank", "year", "count", "money", "text"
@@ -208,8 +208,10 @@ class ReportView(CrmView):
         labels, values = self.chart(form, rows)
         data = {"labels": labels, "values": values, "label": str(self.chart_label),
                 "horizontal": self.horizontal, "money": columns[-1][1] == MONEY}
-        args = {k: v for k, v in request.args.items() if k != "export"}
-        export_urls = {kind: url_for(".index", **args, export=kind) for kind in EXPORTS}
+        # The filters only: any other parameter could be one of url_for's own (_scheme …).
+        args = {name: request.args[name] for name in form._fields if name in request.args}
+        export_urls = {kind: url_for(".index") + "?" + urlencode({**args, "export": kind})
+                       for kind in EXPORTS}
         return self.render("admin/report.html", form=form, columns=columns, cells=cells,
                            data=data, summary=self.summary(rows), export_urls=export_urls)
 
@@ -218,7 +220,9 @@ class ReportView(CrmView):
         dataset = tablib.Dataset(headers=[str(header) for header, _ in columns],
                                  title=str(self.name)[:31])
         for row in cells:
-            dataset.append([spreadsheet_safe(cell) for cell in row] if kind == "csv" else row)
+            # Stored texts may hold control characters an XLSX cell cannot (older rows).
+            dataset.append([spreadsheet_safe(cell) if kind == "csv" else spreadsheet_text(cell)
+                            for cell in row])
         if kind == "csv":
             # Excel on a Chinese Windows reads CSV as UTF-8 only with a byte order mark.
             body = ("\ufeff" + dataset.export("csv")).encode("utf-8")

@@ -1,4 +1,5 @@
 """权限管理 screens: users, roles, and the role × permission matrix."""
+import logging
 import uuid
 
 from flask import flash, redirect, request, url_for
@@ -9,11 +10,13 @@ from flask_security.proxies import _security
 from markupsafe import Markup
 from wtforms import PasswordField, SelectMultipleField, widgets
 
-from models import DomainError, PermissionChange, Role, User
+from models import DomainError, PermissionChange, Role, User, now
 from models.security import MODULES, PERMISSIONS, SCOPES
 
-from .base import CrmModelView, CrmView, Required, _l, domain_message
+from .base import CrmModelView, CrmView, Required, RowButton, _l, domain_message, workflow_step
 from .formats import shown
+
+log = logging.getLogger("crm.security")  # with app.py's: failed logins, lockouts, unlocks
 
 
 def role_names(view, context, model, name):
@@ -24,6 +27,13 @@ def to_the_minute(view, context, model, name):
     """A time as people read it (2026-11-20 09:05), without seconds and microseconds."""
     value = getattr(model, name)
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def lock_status(view, context, model, name):
+    """已锁定 (until when) for an account locked by failed logins; nothing otherwise."""
+    if not model.is_locked():
+        return ""
+    return gettext("已锁定至 %(time)s", time=model.lock_ends().strftime("%Y-%m-%d %H:%M"))
 
 
 class CheckboxList(widgets.ListWidget):
@@ -47,27 +57,42 @@ class UserView(CrmModelView):
     """用户管理: users are disabled, never deleted (they own records)."""
 
     permission = create_permission = edit_permission = "security.user"
-    column_list = ["username", "full_name", "roles", "active", "last_login_at"]
+    column_list = ["username", "full_name", "roles", "active", "locked_until", "last_login_at"]
     column_sortable_list = ["username", "active"]
-    column_details_list = ["username", "full_name", "email", "roles", "active", "created_at",
-                           "last_login_at", "last_login_ip", "login_count"]
+    column_details_list = ["username", "full_name", "email", "roles", "active", "locked_until",
+                           "created_at", "last_login_at", "last_login_ip", "login_count"]
     column_labels = {"username": _l("用户名"), "full_name": _l("姓名"), "email": _l("电子邮件"),
                      "roles": _l("角色"), "active": _l("启用"), "created_at": _l("创建时间"),
                      "last_login_at": _l("上次登录"), "last_login_ip": _l("上次登录地址"),
                      "login_count": _l("登录次数"), "new_password": _l("密码"),
-                     "role_ids": _l("角色")}
+                     "role_ids": _l("角色"), "locked_until": _l("锁定")}
     column_searchable_list = ["username", "full_name"]
     column_filters = ["active"]
     column_formatters = {"roles": role_names, "last_login_at": to_the_minute,
-                         "created_at": to_the_minute}
+                         "created_at": to_the_minute, "locked_until": lock_status}
     column_export_list = ["username", "full_name", "email", "active", "last_login_at"]
     form_columns = ["username", "full_name", "email", "active", "role_ids", "new_password"]
     form_extra_fields = {
         "role_ids": SelectMultipleField(_l("角色"), coerce=int, widget=CheckboxList(),
                                         option_widget=widgets.CheckboxInput()),
-        "new_password": PasswordField(_l("密码"),
-                                      description=_l("新建时必填；编辑时留空表示不修改")),
+        "new_password": PasswordField(_l("密码"), description=_l(
+            "新建时必填；编辑时留空表示不修改。至少 10 个字符，不能是常见或容易猜到的密码")),
     }
+
+    def get_list_row_actions(self):
+        """The row buttons, and 解锁 on an account locked by failed logins."""
+        return [*super().get_list_row_actions(),
+                RowButton(_l("解锁"), ".unlock_view", post=True, tone="warning",
+                          confirm=lambda row: gettext("确认解锁用户“%(name)s”？", name=str(row)),
+                          show=lambda row: row.is_locked())]
+
+    @workflow_step("/unlock/", "security.user", methods=("POST",))
+    def unlock_view(self, user, form):
+        """解锁: the account may log in again at once; its failed logins start from zero."""
+        user.unlock(now=now())
+        log.warning("account unlocked: %r by %r from %s", user.username, current_user.username,
+                    request.remote_addr)
+        return gettext("已解锁用户“%(name)s”", name=str(user))
 
     def _with_roles(self, form, user=None):
         form.role_ids.choices = [(r.id, shown(r.display_name()))
@@ -93,12 +118,15 @@ class UserView(CrmModelView):
         editing = request.endpoint.endswith("edit_view")
         password = form.new_password.data
         if password or not editing:
-            errors, _ = _security._password_util.validate(password or "", True)
+            # the one password policy (app.py: PasswordPolicy); the user's own names
+            # count as easy to guess
+            errors, _ = _security.password_util.validate(
+                password or "", True, username=form.username.data or "",
+                full_name=form.full_name.data or "", email=form.email.data or "")
             if not password:
                 errors = [gettext("请设置密码")]
             if errors:
-                form.new_password.errors = list(form.new_password.errors) + [
-                    gettext(e) for e in errors]
+                form.new_password.errors = list(form.new_password.errors) + list(errors)
                 ok = False
         taken = User.select().where(User.username == (form.username.data or "").strip())
         if editing:
@@ -111,7 +139,9 @@ class UserView(CrmModelView):
     def on_model_change(self, form, model, is_created):
         model.email = model.email or None
         if form.new_password.data:
-            model.password = hash_password(form.new_password.data)
+            # normalised as the login normalises what is typed (é typed two ways still logs in)
+            model.password = hash_password(
+                _security.password_util.normalize(form.new_password.data))
             model.fs_uniquifier = uuid.uuid4().hex  # a reset password ends old sessions
 
     def after_model_change(self, form, model, is_created):

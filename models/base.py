@@ -5,8 +5,11 @@ tested without HTTP.
 """
 import datetime
 import os
+import re
+import stat
+from decimal import Decimal
 
-from peewee import DatabaseProxy, Model, SqliteDatabase
+from peewee import DatabaseProxy, Model, SqliteDatabase, TextField
 from playhouse.db_url import connect
 
 db = DatabaseProxy()
@@ -96,8 +99,37 @@ class Refusals:
             raise DomainErrors(self.errors)
 
 
-def optional_text(value, limit, field, label):
-    """The text stripped, None when blank; refused when longer than ``limit`` characters."""
+# -- input from requests: the one rule for text, keys and amounts ------------------------
+
+# Control characters (Unicode category Cc: C0, DEL, C1) are invisible, break exports
+# and PostgreSQL refuses NUL: no text holds them, except that a text of several lines
+# (a TextField column, a textarea) keeps its line breaks and tabs.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS_MESSAGE = N_("%(label)s含有不可见的控制字符")
+
+
+def has_control_characters(text, multiline=False):
+    """Whether ``text`` holds a character no text may hold (see CONTROL_CHARACTERS)."""
+    pattern = CONTROL_CHARACTERS_BUT_LINES if multiline else CONTROL_CHARACTERS
+    return isinstance(text, str) and pattern.search(text) is not None
+
+
+def without_control_characters(text, replacement=""):
+    """``text`` with every control character (line breaks and tabs too) replaced."""
+    return CONTROL_CHARACTERS.sub(replacement, text) if isinstance(text, str) else text
+
+
+def takes_lines(model, field):
+    """Whether the column ``field`` of ``model`` holds several lines (a TextField)."""
+    return isinstance(model._meta.fields.get(field), TextField)
+
+
+def optional_text(value, limit, field, label, multiline=False):
+    """The text stripped, None when blank; refused when longer than ``limit`` characters
+    or holding a control character (line breaks and tabs only if ``multiline``)."""
+    if has_control_characters(value, multiline):
+        raise DomainError(CONTROL_CHARACTERS_MESSAGE, field=field, label=label)
     text = (value or "").strip()
     if len(text) > limit:
         raise DomainError(N_("%(label)s不能超过 %(limit)d 个字"), field=field, label=label,
@@ -105,12 +137,66 @@ def optional_text(value, limit, field, label):
     return text or None
 
 
-def required_text(value, limit, field, label):
-    """The text stripped; refused when empty or longer than ``limit`` characters."""
-    text = optional_text(value, limit, field, label)
+def required_text(value, limit, field, label, multiline=False):
+    """The text stripped; refused when empty, longer than ``limit`` characters or holding
+    a control character (line breaks and tabs only if ``multiline``)."""
+    text = optional_text(value, limit, field, label, multiline)
     if text is None:
         raise DomainError(N_("请填写%(label)s"), field=field, label=label)
     return text
+
+
+def check_texts(record, refusals, required=None, optional=None):
+    """Strip ``record``'s texts in place, refusing a missing required one, a too long one
+    or one holding a control character; ``required``/``optional`` are {field: (label,
+    limit)}. A TextField column takes several lines."""
+    for checks, check in ((required or {}, required_text), (optional or {}, optional_text)):
+        for field, (label, limit) in checks.items():
+            with refusals:
+                setattr(record, field, check(getattr(record, field), limit, field, label,
+                                             multiline=takes_lines(type(record), field)))
+
+
+MAX_KEY = 2 ** 63 - 1  # the largest key either database stores (a signed 64-bit integer)
+DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²" and "１２"
+
+
+def record_key(value):
+    """A record's key: a record's id, an int or its decimal text ("7" as posted), within
+    what the databases store; None for anything else (blank, text, negative, a bool,
+    30 digits), so a crafted key is refused, never queried."""
+    value = getattr(value, "id", value)
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if DIGITS.fullmatch(text) and len(text) <= 19 else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value <= MAX_KEY else None
+
+
+def decimal_in_column(value, field, label):
+    """``value`` as a Decimal the DecimalField ``field`` stores exactly, None when blank.
+
+    Refused next to the field: anything that is not a finite number (NaN, sNaN,
+    Infinity, 1e999) and anything beyond the column's precision (more integer digits
+    than max_digits − decimal_places, e.g. 1e20 in a (14, 2) column; more decimals than
+    decimal_places) — SQLite would store Infinity, PostgreSQL would refuse the row.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite():
+        raise DomainError(N_("%(label)s须为数字"), field=field.name, label=label)
+    digits, places = field.max_digits - field.decimal_places, field.decimal_places
+    exact = number.quantize(Decimal(1).scaleb(-places)) \
+        if number == 0 or number.adjusted() < digits else None
+    if exact is None or exact != number:
+        raise DomainError(N_("%(label)s最多 %(digits)d 位整数、%(places)d 位小数"),
+                          field=field.name, label=label, digits=digits, places=places)
+    return exact
 
 
 class BaseModel(Model):
@@ -129,12 +215,44 @@ class BaseModel(Model):
                                           condition).execute() == 1
 
 
+def private_folder(path, narrow=False):
+    """Create the folder ``path`` if missing, entered by its owner only (0700); with
+    ``narrow``, an existing folder of ours that others may enter is narrowed to 0700
+    (never done to a folder we merely use, such as /tmp)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.stat(path)
+    if narrow and info.st_mode & 0o077 and info.st_uid == os.getuid():
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+    return path
+
+
+def private_sqlite_file(path):
+    """The SQLite file and its -wal/-shm read by their owner only (0600).
+
+    The file is created here, empty, before SQLite would create it 0644; SQLite
+    gives -wal and -shm the database file's mode. A file an older version left
+    readable by others is narrowed.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.chmod(name, stat.S_IMODE(info.st_mode) & 0o600)
+
+
 def open_database(url):
     """Open the database named by a URL: ``sqlite:///path`` or ``postgresql://…``."""
     if url.startswith("sqlite:"):
         path = url.split("sqlite:///", 1)[-1] if "///" in url else url[len("sqlite:"):]
         if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            private_folder(os.path.dirname(os.path.abspath(path)))
+            private_sqlite_file(path)
         # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers
         # queue on the busy timeout instead of failing to upgrade a read lock.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")

@@ -4,7 +4,7 @@ Products and stock belong to the company's ERP: the CRM only reads them.
 """
 from peewee import BooleanField, CharField, DecimalField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError
+from .base import N_, BaseModel, DomainError, Refusals, check_texts
 
 REGION = "地区"
 CUSTOMER_LEVEL = "企业客户等级"
@@ -25,6 +25,15 @@ class DictionaryEntry(BaseModel):
 
     def __str__(self):
         return f"{self.category}: {self.item}"
+
+    REQUIRED_TEXT = {"category": (N_("类别"), 50), "item": (N_("条目"), 50),
+                     "value": (N_("值"), 50)}
+
+    def clean(self):
+        """类别, 条目 and 值 required, one line each, within their columns; all at once."""
+        refusals = Refusals()
+        check_texts(self, refusals, self.REQUIRED_TEXT)
+        refusals.raise_any()
 
     def category_label(self):
         """The category as shown: a msgid for the system's categories, else as typed."""

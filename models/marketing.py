@@ -6,7 +6,17 @@ so two users acting on the same row at once cannot both succeed.
 """
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError, Refusals, now, optional_text, required_text
+from .base import (
+    N_,
+    BaseModel,
+    DomainError,
+    Refusals,
+    now,
+    optional_text,
+    record_key,
+    required_text,
+    takes_lines,
+)
 from .customers import Contact, Customer
 from .history import StatusChange, Workflow, transition
 from .security import User
@@ -86,7 +96,8 @@ class Opportunity(Workflow, BaseModel):
         for field, (label, limit, required) in self.TEXT_FIELDS.items():
             check = required_text if required else optional_text
             with refusals:
-                setattr(self, field, check(getattr(self, field), limit, field, label))
+                setattr(self, field, check(getattr(self, field), limit, field, label,
+                                           multiline=takes_lines(Opportunity, field)))
         if not isinstance(self.probability, int) or isinstance(self.probability, bool) \
                 or not 0 <= self.probability <= 100:
             refusals.add(N_("成功机率须为 0 到 100 之间的整数"), field="probability")
@@ -139,10 +150,7 @@ class Opportunity(Workflow, BaseModel):
     def assign(self, manager, by, at=None):
         """指派: to an active 客户经理; stamps 指派时间; only from 未指派."""
         at = at or now()
-        try:
-            manager_id = int(getattr(manager, "id", manager))
-        except (TypeError, ValueError):
-            manager_id = None
+        manager_id = record_key(manager)
         if manager_id is None or \
                 not self.assignable_managers().where(User.id == manager_id).exists():
             raise DomainError(N_("只能指派给在职的客户经理"), field="manager")
@@ -228,5 +236,6 @@ class PlanItem(BaseModel):
     def record_result(self, result):
         """执行计划: the 执行效果 of this item (saved on its own)."""
         self.opportunity.ensure_in_development()
-        self.result = required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"))
+        self.result = required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"),
+                                    multiline=True)
         self.save(only=[PlanItem.result])

@@ -8,13 +8,24 @@ of strings: ``code`` for an unscoped permission, ``code:own`` or ``code:all`` fo
 a scoped one. Grants are data, changed through the UI, and every change is
 recorded in ``PermissionChange``.
 """
+import datetime
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 
 from flask_security import RoleMixin, UserMixin
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    BooleanField,
+    Case,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
-from .base import N_, BaseModel, DomainError, now
+from . import base
+from .base import N_, BaseModel, DomainError, Refusals, check_texts, now
 
 OWN, ALL = "own", "all"
 MANAGER_ROLE = "manager"  # the code of the 客户经理 role: who customers and work go to
@@ -134,6 +145,13 @@ class Role(BaseModel, RoleMixin):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        """角色名称 required, 说明 optional, one line each, within their columns."""
+        refusals = Refusals()
+        check_texts(self, refusals, {"name": (N_("角色名称"), 80)},
+                    {"description": (N_("说明"), 200)})
+        refusals.raise_any()
+
     def display_name(self):
         """The name to show: a msgid (shown translated) while a seeded role keeps its
         seeded name; a role the administrator created or renamed shows his text."""
@@ -200,9 +218,93 @@ class User(UserMixin, BaseModel):
     current_login_ip = CharField(max_length=64, null=True)
     login_count = IntegerField(null=True)
     locale = CharField(max_length=16, null=True)
+    # Account lockout (see ``record_failed_login``): kept in the database, so every
+    # server process and every restart sees the same count.
+    failed_logins = IntegerField(default=0)
+    last_failed_login_at = DateTimeField(null=True)
+    locked_until = DateTimeField(null=True)
 
     def __str__(self):
         return self.full_name or self.username
+
+    def clean(self):
+        """用户名 and 姓名 required, 电子邮件 optional, one line each, within their columns."""
+        refusals = Refusals()
+        check_texts(self, refusals, {"username": (N_("用户名"), 32), "full_name": (N_("姓名"), 50)},
+                    {"email": (N_("电子邮件"), 255)})
+        refusals.raise_any()
+
+    # -- lockout: a few failed logins lock the account for a while -------------
+    def is_locked(self, form_error=None, now=None):
+        """Whether the account is locked at ``now``.
+
+        Also Flask-Security's hook (``UserMixin.is_locked``), which it calls after
+        a right password and which then refuses the login.
+        """
+        return self.locked_until is not None and self.locked_until > (now or base.now())
+
+    def lock_ends(self):
+        """The minute the lock ends, rounded up (locked until 09:15:20 reads 09:16)."""
+        return (self.locked_until + datetime.timedelta(seconds=59)).replace(second=0)
+
+    def record_failed_login(self, now, attempts, minutes):
+        """Count one failed login; the ``attempts``-th within ``minutes`` locks the
+        account for ``minutes``. Returns True when this failure locked it.
+
+        While the account is locked nothing is counted: the lock does not grow
+        with the attacker's guesses and ends when it said it would. The first
+        failure after an expired lock, or after a quiet ``minutes``, counts from 1.
+        One conditional UPDATE, so failures arriving at the same time through
+        several server processes are all counted.
+        """
+        model = type(self)
+        recent = model.last_failed_login_at > now - datetime.timedelta(minutes=minutes)
+        count = Case(None, [(recent & model.locked_until.is_null(), model.failed_logins + 1)], 1)
+        counted = self._update_unless_locked(now, {
+            model.failed_logins: count, model.last_failed_login_at: now,
+            model.locked_until: Case(None, [(count >= attempts,
+                                             now + datetime.timedelta(minutes=minutes))])})
+        return counted and self.is_locked(now=now)
+
+    def reset_failed_logins(self, now):
+        """A successful login clears the count (never while the account is locked)."""
+        model = type(self)
+        self._update_unless_locked(now, {model.failed_logins: 0,
+                                         model.last_failed_login_at: None,
+                                         model.locked_until: None})
+
+    def _update_unless_locked(self, now, fields):
+        # By id: Flask-Login's get_id() (update_if's key) is the fs_uniquifier.
+        model = type(self)
+        updated = model.update(fields).where(
+            model.id == self.id,
+            model.locked_until.is_null() | (model.locked_until <= now)).execute() == 1
+        self._reload_lockout()
+        return updated
+
+    def unlock(self, now):
+        """An administrator lifts the lock (and clears the count)."""
+        if not self.is_locked(now=now):
+            raise DomainError(N_("用户“%(name)s”未被锁定"), name=str(self))
+        model = type(self)
+        model.update({model.failed_logins: 0, model.last_failed_login_at: None,
+                      model.locked_until: None}).where(model.id == self.id).execute()
+        self._reload_lockout()
+
+    def _reload_lockout(self):
+        model = type(self)
+        row = (model.select(model.failed_logins, model.last_failed_login_at, model.locked_until)
+               .where(model.id == self.id).get())
+        self.failed_logins = row.failed_logins
+        self.last_failed_login_at = row.last_failed_login_at
+        self.locked_until = row.locked_until
+
+    def end_sessions(self):
+        """A new ``fs_uniquifier``: every session and remember-me cookie of this user,
+        on every device, stops being accepted (Flask-Security identifies sessions by it)."""
+        self.fs_uniquifier = uuid.uuid4().hex
+        type(self).update(fs_uniquifier=self.fs_uniquifier).where(
+            type(self).id == self.id).execute()
 
     @cached_property
     def _grants(self):

@@ -9,22 +9,13 @@ move writes a ``StatusChange``. The row's own columns hold the latest 服务处�
 """
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import N_, BaseModel, DomainError, Refusals, now, required_text
+from .base import N_, BaseModel, DomainError, Refusals, now, record_key, required_text
 from .basedata import SERVICE_TYPE, DictionaryEntry
 from .customers import Customer
 from .history import StatusChange, Workflow, transition
 from .security import User
 
 STAR = "☆"  # 满意度 is shown as ☆ to ☆☆☆☆☆
-
-
-def _key(value):
-    """The id of a record, or a whole number given for one ("7" as posted); else None."""
-    value = getattr(value, "id", value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    # bool is an int to Python: True must not stand for the user with id 1
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class ServiceRequest(Workflow, BaseModel):
@@ -94,7 +85,7 @@ class ServiceRequest(Workflow, BaseModel):
         with refusals:
             self.summary = required_text(self.summary, ServiceRequest.summary.max_length,
                                          "summary", N_("概要"))
-        customer_id = _key(self.__data__.get("customer"))
+        customer_id = record_key(self.__data__.get("customer"))
         customer = Customer.get_or_none(Customer.id == customer_id) \
             if customer_id is not None else None
         if customer is None:
@@ -104,7 +95,7 @@ class ServiceRequest(Workflow, BaseModel):
                          field="customer", name=customer.name)
         with refusals:
             self.request = required_text(self.request, self.TEXT_LIMIT, "request",
-                                         N_("服务请求"))
+                                         N_("服务请求"), multiline=True)
         refusals.raise_any()
 
     def stamp_created(self, by, at=None):
@@ -143,7 +134,7 @@ class ServiceRequest(Workflow, BaseModel):
     def assign(self, manager, by, at=None):
         """服务分配: only a 新创建 service, only to an active 客户经理; stamps 分配时间."""
         at = at or now()
-        manager_id = _key(manager)
+        manager_id = record_key(manager)
         if manager_id is None or \
                 not self.assignable_managers().where(User.id == manager_id).exists():
             raise DomainError(N_("只能分配给在职的客户经理"), field="manager")
@@ -157,15 +148,15 @@ class ServiceRequest(Workflow, BaseModel):
         service waiting for feedback has none yet.
         """
         at = at or now()
-        text = required_text(text, self.TEXT_LIMIT, "handling", N_("服务处理"))
+        text = required_text(text, self.TEXT_LIMIT, "handling", N_("服务处理"), multiline=True)
         with self._meta.database.atomic():
             self.move("handle", by, at, note=text, handling=text,
-                      handled_by=_key(by), handled_at=at, result=None, satisfaction=None)
+                      handled_by=record_key(by), handled_at=at, result=None, satisfaction=None)
 
     def record_feedback(self, result, satisfaction, by, at=None):
         """服务反馈: 处理结果 required, 满意度 1–5; ≥3 → 已归档, <3 → 已分配 (same assignee)."""
         at = at or now()
-        text = required_text(result, self.TEXT_LIMIT, "result", N_("处理结果"))
+        text = required_text(result, self.TEXT_LIMIT, "result", N_("处理结果"), multiline=True)
         if not isinstance(satisfaction, int) or isinstance(satisfaction, bool) \
                 or not 1 <= satisfaction <= 5:
             raise DomainError(N_("%(label)s须为 1 到 5 星"), field="satisfaction",

@@ -28,7 +28,7 @@ from models import (
     db,
 )
 
-PASSWORD = "crm-demo"
+PASSWORD = "crm-demo-pass"  # passes the password policy (app.py: PasswordPolicy)
 SEED = 20071202
 
 # username → (full name, role code); the same accounts as the README and tests/conftest.py.
@@ -245,7 +245,7 @@ def load(today=None):
 
 
 def load_users(today):
-    """The demo accounts, password ``crm-demo``; an existing account is left as it is.
+    """The demo accounts, password ``crm-demo-pass``; an existing account is left as it is.
 
     The password is hashed once and the hash shared: argon2 is slow on purpose, and the
     demo password is public anyway.

@@ -38,25 +38,48 @@ def _clear(database):
 
 
 def _per_worker(url):
-    """Under pytest-xdist each worker gets its own PostgreSQL database (test_gw0, …).
+    """Under pytest-xdist each worker gets its own PostgreSQL database (test_gw0, …);
+    without it the run uses the database of the URL. Either is created when missing,
+    from the server's ``postgres`` maintenance database: nothing need exist beforehand.
 
     SQLite needs nothing: every worker has its own temporary folder.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker or not url.startswith("postgres"):
+    if not url.startswith("postgres"):
         return url
-    import psycopg2
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     base, _, query = url.partition("?")
     server, _, name = base.rpartition("/")
-    own = f"{name}_{worker}"
-    connection = psycopg2.connect(base)
-    connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own,))
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{own}"')
-    connection.close()
+    own = f"{name}_{worker}" if worker else name
+    create_pg_database(server, own)
     return f"{server}/{own}" + (f"?{query}" if query else "")
+
+
+def create_pg_database(server, name, fresh=False):
+    """Create the database ``name`` on ``server`` (``postgresql://user@host:port``) if
+    missing; ``fresh`` drops an existing one first (a scratch database of one test)."""
+    import psycopg2
+    connection = psycopg2.connect(f"{server}/postgres")
+    connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    try:
+        with connection.cursor() as cursor:
+            if fresh:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+
+
+def scratch_database(tmp_path, name):
+    """The URL of a new, empty database of one test, of the suite's kind: a SQLite file
+    in ``tmp_path``, or a PostgreSQL database <the worker's>_<name> on the suite's server."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path}/{name}.db"
+    server, _, suite = _per_worker(url).partition("?")[0].rpartition("/")
+    create_pg_database(server, f"{suite}_{name}", fresh=True)
+    return f"{server}/{suite}_{name}"
 
 
 @pytest.fixture(scope="session")

@@ -189,7 +189,13 @@ def test_a_complete_customer_is_saved(users):
     ("region", "火星"), ("region", None), ("level", 9), ("level", None),
     ("satisfaction", 0), ("credit", 6), ("credit", None), ("address", " "),
     ("zip_code", "1" * 11), ("legal_person", ""), ("bank_account", None),
-    ("registered_capital", Decimal("-1")), ("manager", 99999)])
+    ("registered_capital", Decimal("-1")), ("manager", 99999), ("manager", 10 ** 30),
+    # 注册资金 numeric(14, 2), 年营业额 numeric(16, 2): finite and within the column
+    ("registered_capital", Decimal("NaN")), ("annual_revenue", Decimal("sNaN")),
+    ("registered_capital", Decimal("Infinity")), ("annual_revenue", "1e999"),
+    ("registered_capital", Decimal("1E+20")), ("registered_capital", Decimal("1234567890123")),
+    ("annual_revenue", Decimal("12345678901234567")), ("annual_revenue", Decimal("0.001")),
+    ("address", "北京\x00海淀"), ("bank", "银行\x01"), ("license_no", "\x7f")])
 def test_customer_fields_follow_the_spec(users, field, value):
     from models import DomainError
     customer = complete_customer(users)
@@ -262,6 +268,29 @@ def test_an_import_with_a_bad_row_saves_nothing_and_names_every_bad_row(users):
     assert [(number, params.get("label", "")) for number, _, params in refused.value.errors] == [
         (3, ""), (4, ""), (6, "注册资金（万元）")]
     assert Customer.select().count() == 0
+
+
+@pytest.mark.parametrize("cells", [
+    {"注册资金（万元）": "NaN"}, {"注册资金（万元）": "sNaN"}, {"年营业额": "Infinity"},
+    {"年营业额": "1e999"}, {"注册资金（万元）": "1e20"}, {"注册资金（万元）": "1,234,567,890,123"},
+    {"客户满意度": "²"}, {"客户信用度": "9" * 5000}, {"地址": "上海\x00浦东"}])
+def test_an_import_refuses_what_an_edit_refuses(users, cells):
+    """An imported amount is checked like an edited one: finite, within its column."""
+    from models.customers import import_customers
+    from models.tabular import ImportRefused
+    with pytest.raises(ImportRefused) as refused:
+        import_customers([{**ROW, **cells}], at=NOW)
+    assert [number for number, _, _ in refused.value.errors] == [2]
+    assert Customer.select().count() == 0
+
+
+def test_an_imported_amount_within_the_column_is_kept(users):
+    from models.customers import import_customers
+    created, = import_customers([{**ROW, "注册资金（万元）": "999,999,999,999.99",
+                                  "年营业额": "１２"}], at=NOW)
+    saved = Customer.get_by_id(created.id)
+    assert (saved.registered_capital, saved.annual_revenue) == (
+        Decimal("999999999999.99"), Decimal("12"))
 
 
 # -- ERP orders -------------------------------------------------------------------

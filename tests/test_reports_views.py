@@ -398,3 +398,45 @@ def test_no_formula_start_is_run_from_a_report_export(client_for, users, kind):
         cells = [sheet.cell(row, 2) for row in range(2, sheet.max_row + 1)]
         assert all(cell.data_type == "s" for cell in cells), [c.data_type for c in cells]
         assert sorted(c.value.replace("\n", "\r") for c in cells) == sorted(FORMULA_NAMES)
+
+
+# -- input from requests --------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_report_export_never_fails_on_control_characters_stored_earlier(client_for, users,
+                                                                          kind):
+    """Old rows may hold characters a worksheet cannot: every report still exports.
+    (No NUL: PostgreSQL never stored one.)"""
+    for name, reason in (("天津\x0b恒远", "价格\x01太高"), ("北京\x1f星光", "\x7f")):
+        lost = customer(users, name)
+        churned(lost, datetime.datetime(2025, 5, 1, 9), reason)
+        order(lost, datetime.date(2025, 5, 1), [(1, Decimal("100"))])
+    client = client_for("supervisor")
+    for report in REPORTS:
+        response = client.get(url(report, export=kind))
+        assert response.status_code == 200, report
+    if kind == "csv":
+        assert "\x0b" not in text(response) and "\x01" not in text(response)
+    else:
+        cells, _ = xlsx_rows(client.get(url("churn", export="xlsx")))
+        assert {row[2] for row in cells[1:]} == {"天津恒远", "北京星光"}
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_a_control_character_in_a_filter_is_read_as_a_space(client_for, users, report):
+    """A NUL in the query string (which PostgreSQL refuses) never reaches the database."""
+    client = client_for("supervisor")
+    for name in ("name", "manager", "year", "by", "date_from"):
+        assert client.get(f"/admin/reports/{report}/?{name}=%E5%A4%A9%00%01").status_code == 200
+
+
+def test_the_export_links_carry_nothing_but_the_filters(client_for, sales):
+    """Any other parameter stays out of the links (url_for would read _scheme, _external
+    or _anchor as its own: the export link would lead off the site)."""
+    page = text(client_for("supervisor").get(
+        "/admin/reports/contribution/?year=2025&_scheme=javascript&_external=1"
+        "&_anchor=x&endpoint=y&other=1"))
+    links = [html.unescape(link) for link in re.findall(r'href="([^"]*export=[^"]*)"', page)]
+    assert len(links) == 2
+    for link in links:
+        assert link.startswith("/admin/reports/contribution/?year=2025&export=")

@@ -24,7 +24,7 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
     assert "locale" not in {c.name for c in old.get_columns("user")}
 
     steps = ["0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index",
-             "0004_status_change_note"]
+             "0004_status_change_note", "0005_user_lockout"]
     assert schema.pending(old) == steps
     assert schema.upgrade(old) == steps
 
@@ -36,6 +36,8 @@ def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
         ("老角色", "security.user")]
     assert "opportunity_assigned_at" in {i.name for i in old.get_indexes("opportunity")}
     assert "note" in {c.name for c in old.get_columns("status_change")}
+    assert old.execute_sql('SELECT failed_logins, locked_until FROM "user"').fetchall() == [
+        (0, None)]  # the old user starts with no failed login
     assert schema.upgrade(old) == []  # idempotent
 
 

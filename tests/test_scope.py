@@ -48,11 +48,17 @@ def test_a_detail_url_of_another_managers_customer_shows_nothing(client_for, boo
     assert own.status_code == 200 and book["mine"][0].name in own.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("bad_id", ["abc", "", "99999", "1 OR 1=1"])
+@pytest.mark.parametrize("bad_id", ["abc", "", "99999", "1 OR 1=1", "9" * 30, str(2 ** 63),
+                                    "-1", "²", "１"])
 def test_malformed_ids_never_crash(client_for, book, bad_id):
     client = client_for("xiaoming")
     for path in ("customer/details/", "contact/edit/", "contact/details/"):
-        assert client.get(f"/admin/{path}?id={bad_id}").status_code in (302, 200)
+        assert client.get(f"/admin/{path}?id={bad_id}").status_code == 302  # 记录不存在
+    token = csrf_token(client, "/admin/contact/")
+    for screen in ("contact", "activity"):
+        assert client.post(f"/admin/{screen}/delete/",
+                           data={"id": bad_id, "csrf_token": token}).status_code == 302
+    assert Contact.select().count() == 4
 
 
 def test_export_holds_only_own_customers(client_for, book):
@@ -122,3 +128,53 @@ def test_service_archive_is_scoped(client_for, users, book):
 def test_an_unknown_sort_column_is_ignored(client_for, book):
     assert client_for("xiaoming").get("/admin/customer/?sort=99").status_code == 200
     assert client_for("xiaoming").get("/admin/customer/?sort=5").status_code == 200
+
+
+
+# -- the query string, bounded ----------------------------------------------------------------
+
+@pytest.mark.parametrize("page", ["-1", "9" * 30, str(2 ** 62), "1.5", "²", "１"])
+def test_a_page_number_out_of_range_shows_the_first_page(client_for, book, page):
+    response = client_for("xiaoming").get(f"/admin/contact/?page={page}&page_size={page}")
+    assert response.status_code == 200
+    assert all(c.name in response.get_data(as_text=True) for c in book["mine"])
+
+
+@pytest.mark.parametrize("args", ["limit=-1&offset=-1", f"limit={'9' * 30}&offset={'9' * 30}",
+                                  "limit=100000", "limit=0", "offset=2", "query=%00%01",
+                                  "query=" + "客" * 60_000])
+def test_the_customer_picker_bounds_what_it_is_asked(client_for, book, args):
+    response = client_for("xiaoming").get(f"/admin/contact/ajax/lookup/?name=customer&{args}")
+    assert response.status_code == 200
+    found = json.loads(response.get_data(as_text=True))
+    assert len(found) <= 50
+    if "offset" not in args and "query" not in args:
+        assert len(found) == 2  # the limit is clamped, not the result
+
+
+def test_an_over_long_search_is_read_by_its_first_hundred_characters(client_for, book):
+    client = client_for("xiaoming")
+    # 3,000 words once overflowed the query builder; 60,000 characters SQLite's LIKE
+    for search in ("a " * 3000, "小" * 60_000):
+        assert client.get("/admin/customer/", query_string={"search": search}).status_code == 200
+    page = client.get("/admin/customer/",
+                      query_string={"search": "小明的客户1 " + " " * 200 + "不存在"})
+    assert "小明的客户1" in page.get_data(as_text=True)  # the words beyond are not read
+
+
+@pytest.mark.parametrize("name", ["search", "flt1_0", "flt1_2"])
+def test_a_control_character_in_a_search_or_filter_is_read_as_a_space(client_for, book, name):
+    response = client_for("supervisor").get(f"/admin/customer/?{name}=%E5%B0%8F%00%01")
+    assert response.status_code == 200
+
+
+def test_a_parameter_named_like_url_fors_own_is_ignored(client_for, book):
+    """Flask-Admin builds its pager, sort and export links from the whole query string:
+    ?_method= or ?endpoint= would fail, ?_scheme=…&_external=1 would lead elsewhere."""
+    client = client_for("xiaoming")
+    for query in ("_method=POST", "endpoint=x", "_scheme=javascript&_external=1&_anchor=%0A1",
+                  "id=1&_method=x"):
+        for path in ("/admin/customer/", "/admin/contact/", "/admin/reports/contribution/"):
+            response = client.get(f"{path}?{query}")
+            assert response.status_code in (200, 403), (path, query)
+            assert "javascript://" not in response.get_data(as_text=True)

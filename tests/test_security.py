@@ -73,7 +73,7 @@ def test_passwords_are_hashed_with_argon2(fresh_app):
     app = fresh_app()
     assert app.config["SECURITY_PASSWORD_HASH"] == "argon2"
     with app.test_request_context():
-        assert hash_password("crm-demo").startswith("$argon2")
+        assert hash_password("crm-demo-pass").startswith("$argon2")
 
 
 # -- permissions are data -----------------------------------------------------
@@ -163,19 +163,19 @@ def test_an_administrator_creates_a_user_with_roles(client_for):
     admin = client_for("admin")
     manager = Role.get(Role.code == "manager")
     response = _user_form(admin, "/admin/user/new/", username="qiuqiu", full_name="球球",
-                          new_password="secret-123", role_ids=str(manager.id))
+                          new_password="tea-garden-41", role_ids=str(manager.id))
     assert response.status_code == 302
     user = User.get(User.username == "qiuqiu")
     assert user.role_names() == ["客户经理"] and user.fs_uniquifier
-    assert user.password == "secret-123"  # hashed by the configured scheme (plaintext in tests)
-    assert login(admin.application.test_client(), "qiuqiu", "secret-123").status_code == 302
+    assert user.password == "tea-garden-41"  # hashed by the configured scheme (plaintext in tests)
+    assert login(admin.application.test_client(), "qiuqiu", "tea-garden-41").status_code == 302
 
 
 @pytest.mark.parametrize("fields, field, message", [
     ({"username": "qiuqiu", "full_name": "球球"}, "new_password", "请设置密码"),
-    ({"username": "xiaoming", "full_name": "小明二", "new_password": "secret-123"},
+    ({"username": "xiaoming", "full_name": "小明二", "new_password": "tea-garden-41"},
      "username", "该用户名已被使用"),
-    ({"username": "", "full_name": "球球", "new_password": "secret-123"}, "username", ""),
+    ({"username": "", "full_name": "球球", "new_password": "tea-garden-41"}, "username", ""),
     ({"username": "qiuqiu", "full_name": "球球", "new_password": "short"}, "new_password", ""),
 ])
 def test_bad_user_input_is_answered_next_to_the_field(client_for, fields, field, message):
@@ -255,7 +255,7 @@ def test_roles_are_checkboxes_and_a_user_gets_two_through_the_rendered_form(clie
     assert set(boxes) == {"系统管理员", "销售主管", "客户经理", "高管"}
     response = admin.post("/admin/user/new/", data={
         "username": "zhoujie", "full_name": "周洁轮", "email": "", "active": "y",
-        "new_password": "secret-123", "role_ids": [boxes["客户经理"], boxes["销售主管"]],
+        "new_password": "tea-garden-41", "role_ids": [boxes["客户经理"], boxes["销售主管"]],
         "csrf_token": CSRF.search(page).group(1)})
     assert response.status_code == 302
     user = User.get(User.username == "zhoujie")

@@ -101,7 +101,7 @@ def test_the_demo_users_log_in_with_the_demo_password(app, today):
         user = User.get(User.username == username)
         assert user.full_name == full_name and user.active
         assert [link.role.code for link in user.role_links()] == [role_code]
-        response = login(app.test_client(), username, "crm-demo")
+        response = login(app.test_client(), username, "crm-demo-pass")
         assert response.status_code == 302, username
         assert "/login" not in response.headers["Location"], username
 
@@ -295,8 +295,8 @@ def test_services_in_every_status_with_their_history(today):
 
 # -- init-db --------------------------------------------------------------------
 
-def test_init_db_loads_the_demo_only_into_a_new_database(fresh_app):
-    app = fresh_app()
+def test_init_db_loads_the_demo_only_into_a_new_database(fresh_app, tmp_path):
+    app = fresh_app(DATABASE_URL=f"sqlite:///{tmp_path}/instance/crm.db")  # the demo file
     runner = app.test_cli_runner()
     first = runner.invoke(args=["init-db", "--demo-if-new"])
     assert first.exit_code == 0, first.output
@@ -329,14 +329,14 @@ def test_init_db_without_the_flag_loads_no_demo_data(fresh_app):
 def test_create_user_makes_an_active_user_with_the_roles_who_logs_in(app):
     result = app.test_cli_runner().invoke(args=[
         "create-user", "zhangsan", "--full-name", "张三", "--role", "manager",
-        "--role", "supervisor", "--password", "s3cret-pass"])
+        "--role", "supervisor", "--password", "blue-harbor-7"])
     assert result.exit_code == 0, result.output
     user = User.get(User.username == "zhangsan")
     assert user.active and user.full_name == "张三" and user.fs_uniquifier
     assert sorted(user.role_names()) == sorted(["客户经理", "销售主管"])
     assert login(app.test_client(), "zhangsan", "wrong-pass").status_code == 200
     client = app.test_client()
-    assert login(client, "zhangsan", "s3cret-pass").status_code == 302
+    assert login(client, "zhangsan", "blue-harbor-7").status_code == 302
     assert client.get("/admin/opportunity/").status_code == 200  # the roles' screens open
 
 

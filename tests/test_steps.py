@@ -337,7 +337,8 @@ def test_a_record_out_of_scope_reads_as_missing_on_every_step(client_for, users)
     assert "记录不存在或您无权操作" in text(client.get("/admin/"))
 
 
-@pytest.mark.parametrize("key", ["", "abc", "1.5", "-1", "9" * 30, "1,2"])
+@pytest.mark.parametrize("key", ["", "abc", "1.5", "-1", "9" * 30, "1,2", str(2 ** 63), "²",
+                                 "１"])
 def test_a_crafted_id_on_a_step_is_missing_never_an_error(client_for, users, key):
     churn(users)
     client = client_for("xiaoming")
@@ -345,3 +346,60 @@ def test_a_crafted_id_on_a_step_is_missing_never_an_error(client_for, users, key
     response = client.post("/admin/plan/develop/", data={"id": key,
                                                          "csrf_token": token(client)})
     assert response.status_code == 302
+
+
+# -- a return URL no step may follow: a newline, 200,000 characters -------------------------
+
+LONG_URL = "/admin/churn/?search=" + "a" * 200_000
+
+
+@pytest.mark.parametrize("target", ["/admin/churn/\nX-Evil: 1", LONG_URL])
+def test_a_step_post_with_a_bad_return_url_acts_and_goes_to_its_list(client_for, users, target):
+    record = churn(users)
+    client = client_for("xiaoming")
+    response = client.post(f"/admin/churn/postpone/?id={record.id}", data={
+        "measure": "电话回访", "url": target, "csrf_token": token(client)})
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/churn/"
+    assert ChurnRecord.get_by_id(record.id).status == ChurnRecord.POSTPONED
+
+
+@pytest.mark.parametrize("target", ["/admin/opportunity/\nX-Evil: 1",
+                                    "/admin/opportunity/?search=" + "a" * 200_000])
+def test_a_flask_admin_edit_with_a_bad_return_url_saves_and_goes_to_its_list(client_for, users,
+                                                                             target):
+    o = opportunity(users)
+    client = client_for("supervisor")
+    response = client.post(f"/admin/opportunity/edit/?{urlencode({'id': o.id, 'url': target})}",
+                           data={**FORM, "summary": "改过", "csrf_token": token(client)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/opportunity/"
+    assert Opportunity.get_by_id(o.id).summary == "改过"
+
+
+@pytest.mark.parametrize("manager", ["9" * 30, str(2 ** 63), "-1", "²", "1\x00"])
+def test_a_crafted_manager_is_refused_next_to_the_field_and_assigns_nothing(client_for, users,
+                                                                           manager):
+    fresh = opportunity(users)
+    customer = Customer.create_numbered(NOW, name="服务客户", manager=users["xiaoming"])
+    service = ServiceRequest.open(by=users["xiaoming"], at=NOW, service_type="咨询",
+                                  summary="询价", customer=customer, request="报价")
+    client = client_for("supervisor")
+    for url in (f"/admin/opportunity/assign/?id={fresh.id}",
+                f"/admin/service_assign/assign/?id={service.id}"):
+        response = client.post(url, data={"manager": manager, "csrf_token": token(client)})
+        assert response.status_code == 200, url
+        assert "is-invalid" in text(response), url
+    assert Opportunity.get_by_id(fresh.id).status == Opportunity.NEW
+    assert ServiceRequest.get_by_id(service.id).status == ServiceRequest.NEW
+
+
+@pytest.mark.parametrize("manager", ["9" * 30, 10 ** 30, 2 ** 63, -1, True, "²"])
+def test_the_models_refuse_a_crafted_manager_without_asking_the_database(users, manager):
+    fresh = opportunity(users)
+    customer = Customer.create_numbered(NOW, name="服务客户", manager=users["xiaoming"])
+    service = ServiceRequest.open(by=users["xiaoming"], at=NOW, service_type="咨询",
+                                  summary="询价", customer=customer, request="报价")
+    for record in (fresh, service):
+        with pytest.raises(DomainError) as refused:
+            record.assign(manager, by=users["supervisor"], at=NOW)
+        assert refused.value.field == "manager"

@@ -79,7 +79,8 @@ class ChurnRecord(Workflow, BaseModel):
     def postpone(self, measure, by, at=None):
         """暂缓流失: append a dated, signed measure to the earlier ones; can be repeated."""
         at = at or now()
-        text = required_text(measure, self.TEXT_LIMIT, "measure", N_("追加暂缓措施"))
+        text = required_text(measure, self.TEXT_LIMIT, "measure", N_("追加暂缓措施"),
+                             multiline=True)
         author = by if isinstance(by, User) else User.get_by_id(by)
         entry = f"{at:%Y-%m-%d %H:%M} {author}：{text}"
         with self._meta.database.atomic():
@@ -91,7 +92,7 @@ class ChurnRecord(Workflow, BaseModel):
     def confirm(self, reason, by, at=None):
         """确认流失: the reason is required; stamps the time; the customer becomes 流失."""
         at = at or now()
-        text = required_text(reason, self.TEXT_LIMIT, "reason", N_("流失原因"))
+        text = required_text(reason, self.TEXT_LIMIT, "reason", N_("流失原因"), multiline=True)
         with self._meta.database.atomic():
             self.move("confirm", by, at, reason=text, confirmed_at=at)
             customer = Customer.get_by_id(self.customer_id)

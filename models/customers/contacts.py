@@ -3,7 +3,7 @@ import datetime
 
 from peewee import CharField, DateField, ForeignKeyField, TextField
 
-from ..base import N_, BaseModel, Refusals, optional_text, required_text
+from ..base import N_, BaseModel, Refusals, check_texts, record_key
 from .customer import Customer, customers_of
 
 
@@ -31,7 +31,7 @@ class Contact(BaseModel):
         """客户, the * texts and 性别 男/女; texts stripped, blank optional ones NULL.
         Every wrong field is reported at once."""
         refusals = Refusals()
-        if self.__data__.get("customer") is None:
+        if record_key(self.__data__.get("customer")) is None:
             refusals.add(N_("请选择客户"), field="customer")
         check_texts(self, refusals, self.REQUIRED_TEXT, self.OPTIONAL_TEXT)
         if self.gender not in self.GENDER:
@@ -63,7 +63,7 @@ class Activity(BaseModel):
     def clean(self):
         """客户, 时间 (a date), 地点 and 概要 required; lengths of the columns. All at once."""
         refusals = Refusals()
-        if self.__data__.get("customer") is None:
+        if record_key(self.__data__.get("customer")) is None:
             refusals.add(N_("请选择客户"), field="customer")
         if not isinstance(self.date, datetime.date):
             refusals.add(N_("请填写%(label)s"), field="date", label=N_("时间"))
@@ -73,11 +73,3 @@ class Activity(BaseModel):
     @classmethod
     def owned_by(cls, user):
         return cls.customer.in_(customers_of(user))
-
-
-def check_texts(record, refusals, required, optional):
-    """Strip ``record``'s texts in place, refusing a missing required or a too long one."""
-    for checks, check in ((required, required_text), (optional, optional_text)):
-        for field, (label, limit) in checks.items():
-            with refusals:
-                setattr(record, field, check(getattr(record, field), limit, field, label))

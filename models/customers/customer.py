@@ -9,7 +9,16 @@ from peewee import (
     fn,
 )
 
-from ..base import N_, BaseModel, DomainError, Refusals, now, optional_text, required_text
+from ..base import (
+    N_,
+    BaseModel,
+    DomainError,
+    Refusals,
+    check_texts,
+    decimal_in_column,
+    now,
+    record_key,
+)
 from ..basedata import CUSTOMER_LEVEL, REGION, DictionaryEntry
 from ..history import Workflow, transition
 from ..security import User
@@ -68,12 +77,7 @@ class Customer(Workflow, BaseModel):
         """Check the fields against SPEC.md §2.1 (the dictionary gives 地区 and 客户等级);
         every wrong field is reported at once (``DomainErrors``)."""
         refusals = Refusals()
-        for field, (label, limit) in self.REQUIRED_TEXT.items():
-            with refusals:
-                setattr(self, field, required_text(getattr(self, field), limit, field, label))
-        for field, (label, limit) in self.OPTIONAL_TEXT.items():
-            with refusals:
-                setattr(self, field, optional_text(getattr(self, field), limit, field, label))
+        check_texts(self, refusals, self.REQUIRED_TEXT, self.OPTIONAL_TEXT)
         if self.region not in DictionaryEntry.items(REGION):
             refusals.add(N_("请选择地区"), field="region")
         if str(self.level) not in {e.value for e in DictionaryEntry.of(CUSTOMER_LEVEL)}:
@@ -82,10 +86,13 @@ class Customer(Workflow, BaseModel):
             if getattr(self, field) not in (1, 2, 3, 4, 5):
                 refusals.add(N_("%(label)s须为 1 到 5 星"), field=field, label=label)
         for field, label in self.AMOUNTS.items():
-            value = getattr(self, field)
-            if value is not None and value < 0:
-                refusals.add(N_("%(label)s不能为负数"), field=field, label=label)
-        if not User.managers().where(User.id == self.manager_id).exists():
+            with refusals:  # a finite number the column holds (no NaN, no 1e20), not negative
+                value = decimal_in_column(getattr(self, field), self._meta.fields[field], label)
+                if value is not None and value < 0:
+                    refusals.add(N_("%(label)s不能为负数"), field=field, label=label)
+                setattr(self, field, value)
+        manager_id = record_key(self.__data__.get("manager"))
+        if manager_id is None or not User.managers().where(User.id == manager_id).exists():
             refusals.add(N_("客户经理须为在职的客户经理"), field="manager")
         refusals.raise_any()
 

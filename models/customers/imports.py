@@ -1,7 +1,5 @@
 """客户导入: customers created from a CSV/XLSX table, all rows checked, all or nothing."""
-from decimal import Decimal
-
-from ..base import N_, DomainError, now
+from ..base import DIGITS, DomainError, decimal_in_column, now
 from ..basedata import CUSTOMER_LEVEL, DictionaryEntry
 from ..security import User
 from ..tabular import ImportRefused, cell_text
@@ -61,14 +59,12 @@ def import_customers(rows, at=None):
 def _rating(value):
     if value and set(value) == {"☆"}:
         return len(value)
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and DIGITS.fullmatch(value) and len(value) == 1 else None
 
 
 def _amount(value, field):
+    """An amount as Excel writes it (1,234.50), checked as an edit checks it."""
     if value is None:
         return None
-    try:
-        return Decimal(value.replace(",", ""))
-    except ArithmeticError:
-        raise DomainError(N_("%(label)s须为数字"), field=field,
-                          label=Customer.AMOUNTS[field]) from None
+    return decimal_in_column(value.replace(",", ""), Customer._meta.fields[field],
+                             Customer.AMOUNTS[field])
