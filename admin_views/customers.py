@@ -177,9 +177,6 @@ class CustomerView(CrmModelView):
     def save_edits(self, model, fields):
         model.save_active(fields)  # only while 正常: a customer lost meanwhile stays so
 
-    def on_model_change(self, form, model, is_created):
-        model.clean()
-
     def delete_record(self, model):
         model.remove(by=current_user.id, at=now())  # 删除 is a status
 
@@ -249,7 +246,6 @@ class ContactView(PerCustomerView):
     def on_model_change(self, form, model, is_created):
         if not is_created:
             model.name = Contact.get_by_id(model.id).name  # a crafted POST cannot rename
-        model.clean()
 
 
 class ActivityView(PerCustomerView):
@@ -265,9 +261,6 @@ class ActivityView(PerCustomerView):
         max=Activity.OPTIONAL_TEXT["detail"][1])]}}
     form_required_columns = ["customer", "date", *Activity.REQUIRED_TEXT]
     form_ajax_refs = {"customer": customer_picker("customers.activity")}
-
-    def on_model_change(self, form, model, is_created):
-        model.clean()  # every refused field is shown next to it at once
 
 
 def order_total(view, context, model, name):

@@ -127,7 +127,6 @@ class OpportunityView(OpportunityDetails, CrmModelView):
     def on_model_change(self, form, model, is_created):
         if is_created:
             model.stamp_created(by=current_user.id, at=now())
-        model.clean()
 
     def after_model_change(self, form, model, is_created):
         if is_created:

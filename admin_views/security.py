@@ -113,8 +113,8 @@ class UserView(CrmModelView):
 
     def validate_form(self, form):
         ok = super().validate_form(form)
-        if not hasattr(form, "new_password"):
-            return ok  # the delete and action forms
+        if not hasattr(form, "new_password") or request.method != "POST":
+            return ok  # the delete and action forms; a form being shown, not sent
         editing = request.endpoint.endswith("edit_view")
         password = form.new_password.data
         if password or not editing:

@@ -295,3 +295,8 @@ def test_a_password_reset_by_an_administrator_ends_the_users_other_sessions(app,
     assert login(app.test_client(), "xiaoming", PASSWORD).status_code == 200  # old: refused
     assert login(app.test_client(), "xiaoming", "new-secret-42").status_code == 302
     assert admin.get("/admin/").status_code == 200  # the administrator stays logged in
+
+
+def test_a_new_user_form_is_shown_without_errors_before_it_is_sent(client_for):
+    page = client_for("admin").get("/admin/user/new/").get_data(as_text=True)
+    assert "请设置密码" not in page and "is-invalid" not in page
