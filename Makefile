@@ -100,7 +100,18 @@ $(NGINX):
 	for deb in .cache/nginx/debs/*.deb; do dpkg-deb -x "$$deb" .cache/nginx; done
 	test -x $@
 
-TEST_TOOLS := $(CHROMIUM) $(SYSTEMD_ANALYZE) $(NGINX) $(PG_DUMP)
+# tests/test_workers.py starts its own Redis (Debian's redis-server, on a free loopback port)
+# to show two server processes sharing the login throttle.
+REDIS_SERVER ?= /usr/bin/redis-server
+
+$(REDIS_SERVER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else \
+		echo "Redis is needed by the tests: sudo apt-get install redis-server"; exit 1; \
+	fi
+
+TEST_TOOLS := $(CHROMIUM) $(SYSTEMD_ANALYZE) $(NGINX) $(PG_DUMP) $(REDIS_SERVER)
 
 # One pytest worker per core (pytest-xdist); each has its own database, created when
 # missing (tests/conftest.py), so the server needs no database beforehand.

@@ -5,12 +5,21 @@ It wires the parts together and owns no business rule.
 import datetime
 import json
 import logging
+import logging.config
+import logging.handlers
 import os
+import re
 import secrets
+import sys
 import threading
+import time
+import uuid
+from urllib.parse import quote
 
 from flask import (
     Flask,
+    flash,
+    g,
     has_request_context,
     redirect,
     render_template,
@@ -18,6 +27,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.logging import default_handler as flask_default_handler
 from flask_babel import Babel, get_locale, gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,6 +37,7 @@ from flask_security import (
     PeeweeUserDatastore,
     Security,
     current_user,
+    password_changed,
     uia_username_mapper,
     user_authenticated,
     user_failed_authn,
@@ -36,7 +47,9 @@ from flask_security.proxies import _security
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from peewee import SqliteDatabase
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+import config
 import models
 from models import db
 
@@ -45,9 +58,14 @@ TRANSLATIONS = os.path.join(HERE, "translations")
 LOCALES = {"zh_Hans_CN": "简体中文", "en": "English"}
 DEFAULT_LOCALE = "zh_Hans_CN"
 
+# How the application uses its libraries. What an installation sets (the database, secrets,
+# TIMEZONE, HTTPS, PROXY_COUNT, the login limits and lockout, CHURN_MONTHS, backups, logs)
+# is config.py's table, read from the env file and the environment.
 DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": DEFAULT_LOCALE,
-    "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+    # One clock (models/base.py): every time is stored as naive UTC by models.now, which is
+    # Flask-Security's clock too; shown, and "today" counted, in TIMEZONE (_one_clock).
+    "SECURITY_DATETIME_FACTORY": models.now,
     "BABEL_TRANSLATION_DIRECTORIES": TRANSLATIONS,
     # Log in with 用户名 + 密码; e-mail is optional and never used to log in.
     "SECURITY_USERNAME_ENABLE": True,
@@ -62,16 +80,10 @@ DEFAULTS = {
     "SECURITY_PASSWORD_CHECK_BREACHED": None,  # it would call an outside service
     "SECURITY_SEND_REGISTER_EMAIL": False,
     "SECURITY_I18N_DIRNAME": ["builtin", TRANSLATIONS],
-    "CHURN_MONTHS": 6,  # 客户流失: months without an order before a warning
-    "LOGIN_LIMITS": "10 per minute;30 per hour",  # failed or not, per address and 用户名
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # Account lockout: this many failed logins within LOCKOUT_MINUTES lock the account for
-    # LOCKOUT_MINUTES, whatever the address (counted in the database: User.record_failed_login).
-    "LOCKOUT_ATTEMPTS": 5,
-    "LOCKOUT_MINUTES": 15,
     # 记住我 is the user's choice on each login, off by default, and lasts 14 days; the
-    # cookie is never readable by scripts nor sent by other sites' forms (see CRM_HTTPS).
+    # cookie is never readable by scripts nor sent by other sites' forms (see HTTPS).
     "SECURITY_DEFAULT_REMEMBER_ME": False,
     "REMEMBER_COOKIE_DURATION": datetime.timedelta(days=14),
     "REMEMBER_COOKIE_HTTPONLY": True,
@@ -80,30 +92,35 @@ DEFAULTS = {
     "SECURITY_PASSWORD_LENGTH_MIN": 10,
     "SECURITY_PASSWORD_COMPLEXITY_CHECKER": "zxcvbn",
     "SECURITY_ZXCVBN_MINIMUM_SCORE": 3,
+    # 修改密码 for every user (Flask-Security's /change, templates/security/change_password.html);
+    # no mail server: no notice by e-mail. See _force_password_change.
+    "SECURITY_CHANGEABLE": True,
+    "SECURITY_SEND_PASSWORD_CHANGE_EMAIL": False,
+    "SECURITY_POST_CHANGE_VIEW": "/admin/",
 }
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True,
-                instance_path=os.environ.get("CRM_INSTANCE_PATH"))
+    settings = config.load()  # every setting: the env file, then the environment (config.py)
+    app = Flask(__name__, instance_relative_config=True, instance_path=settings.instance_path)
     models.base.private_folder(app.instance_path, narrow=True)  # secrets, SQLite, backups: 0700
     app.config.update(DEFAULTS)
-    app.config["DATABASE_URL"] = os.environ.get(
-        "DATABASE_URL", "sqlite:///" + os.path.join(app.instance_path, "crm.db"))
-    app.config["CRM_HTTPS"] = os.environ.get("CRM_HTTPS", "").lower() in ("1", "true", "yes")
-    app.config.from_prefixed_env()  # FLASK_SECRET_KEY, FLASK_DATABASE_URL, …
-    if os.environ.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    settings.apply(app.config)
+    app.extensions["crm_settings"] = settings
     if test_config:
         app.config.update(test_config)
+    _configure_logging(app)
+    _trust_proxies(app)
     _https_only_cookies(app)
     _load_secrets(app)
-    _secure_headers(app)  # first: its nonce exists before any other hook can answer
+    _log_requests(app)  # it never answers, and its after_request hook runs last
+    _secure_headers(app)  # first to answer: its nonce exists before any other hook can answer
 
     database = app.config.get("DATABASE") or models.open_database(app.config["DATABASE_URL"])
     db.initialize(database)
     _connect_per_request(app, database)
 
+    _one_clock(app)
     Babel(app, locale_selector=select_locale)
     CSRFProtect(app)
     app.extensions["user_datastore"] = datastore = PeeweeUserDatastore(
@@ -113,6 +130,7 @@ def create_app(test_config=None):
     _limit_logins(app)
     _lock_accounts(app)
     _end_sessions_at_logout(app)
+    _force_password_change(app)
 
     from admin_views import init_admin
     from admin_views.base import drop_unsafe_return_urls
@@ -129,10 +147,12 @@ SECRETS = ("SECRET_KEY", "SECURITY_PASSWORD_SALT")
 
 
 def _load_secrets(app):
-    """SECRET_KEY and the password salt: from the environment, else generated once.
+    """SECRET_KEY and the password salt: from the configuration (config.py), else generated
+    once.
 
     Generated values live in ``instance/secrets.json``, readable by its owner only,
     and are reused on every start so sessions and password hashes survive restarts.
+    Either way ``flask backup`` saves the values in use, and docs/DEPLOY.md says so.
     The file appears whole or not at all (written aside, then linked into place),
     so server workers starting together all end up with the first one's values.
     """
@@ -160,6 +180,7 @@ def _load_secrets(app):
                 os.unlink(aside)
     for key in missing:
         app.config[key] = stored[key]
+        app.extensions["crm_settings"].sources[key] = path
 
 
 def _read_json(path):
@@ -168,6 +189,13 @@ def _read_json(path):
             return json.load(fh)
     except FileNotFoundError:
         return {}
+
+
+def _one_clock(app):
+    """TIMEZONE is the company's zone: the models count "today" in it (``models.base``),
+    and Flask-Babel shows every stored (UTC) time in it (``formats.shown_time``)."""
+    models.base.set_time_zone(app.config["TIMEZONE"])  # an unknown name stops the start
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
 
 
 def _limit_logins(app):
@@ -227,8 +255,10 @@ class LoginForm(SecurityLoginForm):
 
 
 def locked_message(user):
+    from admin_views.formats import shown_time
     until = user.lock_ends()
-    shown = until.strftime("%H:%M" if until.date() == datetime.date.today() else "%Y-%m-%d %H:%M")
+    today = models.base.local(until).date() == models.base.local_today()
+    shown = shown_time(until, "HH:mm") if today else shown_time(until)
     return gettext("登录失败次数过多，该账户已被锁定至 %(time)s。请稍后再试，或请系统管理员解锁。",
                    time=shown)
 
@@ -279,12 +309,177 @@ def _end_sessions_at_logout(app):
             user.end_sessions()
 
 
+# What a user who must change his password may still reach: the change page itself, logging
+# out, the language switch, static files and the health check.
+PASSWORD_CHANGE_EXEMPT = {"security.change_password", "security.logout", "set_locale", "static",
+                          "admin.static", "security.static", "favicon", "healthz"}
+
+
+def _force_password_change(app):
+    """A password an administrator set (``User.must_change_password``) is changed first.
+
+    Until its user has chosen his own on Flask-Security's change page, every other page
+    answers with a redirect there and a message, whatever the method (nothing is done or
+    shown on the way). Changing it there clears the flag (``password_changed``).
+    """
+    @app.before_request
+    def _must_change_first():
+        if request.endpoint in PASSWORD_CHANGE_EXEMPT:
+            return None
+        user = current_user
+        if user and user.is_authenticated and getattr(user, "must_change_password", False):
+            flash(gettext("您的密码由系统管理员设置，请先修改密码，再继续使用系统。"), "warning")
+            return redirect(url_for("security.change_password"))
+        return None
+
+    @password_changed.connect_via(app)
+    def _changed(sender, user, **extra):
+        if isinstance(user, models.User):
+            user.password_changed()
+
+
 def _https_only_cookies(app):
-    """Served over HTTPS (``CRM_HTTPS=1``): the session and remember-me cookies are sent
-    over HTTPS only, and links are built with https."""
-    if app.config.get("CRM_HTTPS"):
+    """Served over HTTPS (``HTTPS=1``): the session and remember-me cookies are sent
+    over HTTPS only, and links are built with https (HSTS: ``_secure_headers``)."""
+    if app.config.get("HTTPS"):
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True,
                           PREFERRED_URL_SCHEME="https")
+
+
+# -- behind a reverse proxy; the logs ---------------------------------------------------------
+
+def _trust_proxies(app):
+    """Behind ``PROXY_COUNT`` proxies (nginx on the same server: 1), the client's address,
+    the scheme and the host are the ones the proxies report: Werkzeug's ProxyFix, trusting
+    that many hops of X-Forwarded-For/-Proto/-Host. The address then feeds the login limits,
+    the security log, the access log and Flask-Security's last_login_ip; the scheme,
+    ``request.is_secure`` (HSTS) and the links. With 0, the default, those headers are
+    ignored: a client cannot forge its address or the scheme."""
+    count = app.config.get("PROXY_COUNT") or 0
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+
+access_log = logging.getLogger("crm.access")  # one line a request (_log_requests)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_logging_as = None  # what the logging was last configured for (_configure_logging)
+
+
+def request_id():
+    """This request's id: the ``X-Request-ID`` it came with (nginx's ``$request_id``, a load
+    balancer's) when that is a short token, else a new one; "-" outside a request."""
+    if not has_request_context():
+        return "-"
+    if "request_id" not in g:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return g.request_id
+
+
+class RequestId(logging.Filter):
+    """Every record our handlers write carries the request id (``%(request_id)s``)."""
+
+    def filter(self, record):
+        record.request_id = request_id()
+        return True
+
+
+class Stderr(logging.StreamHandler):
+    """stderr as it is when a record is written, not when the logging was configured (a
+    server or a test runner may replace ``sys.stderr`` in between)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+class LogFile(logging.handlers.RotatingFileHandler):
+    """``LOG_FILE``: rotated at 10 MB, five older files kept (``crm.log.1`` … ``.5``).
+
+    gunicorn's workers each hold the file open, and one of them rotates it: the others would
+    go on writing into the renamed file. So before each record a handler checks that its file
+    is still the one named ``LOG_FILE`` and reopens it if not (as ``WatchedFileHandler``
+    does; logrotate may rename it too)."""
+
+    def __init__(self, filename, **kwargs):
+        self._opened = None
+        super().__init__(filename, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8",
+                         **kwargs)
+
+    def _open(self):
+        stream = super()._open()
+        info = os.fstat(stream.fileno())
+        self._opened = (info.st_dev, info.st_ino)
+        return stream
+
+    def emit(self, record):
+        try:
+            info = os.stat(self.baseFilename)
+            current = (info.st_dev, info.st_ino)
+        except FileNotFoundError:
+            current = None
+        if self.stream is not None and current != self._opened:
+            self.stream.close()
+            self.stream = None  # reopened by the emit below
+        super().emit(record)
+
+
+def _configure_logging(app):
+    """The logs (standard ``logging``, ``dictConfig``): logger ``crm`` — ``crm.access`` one
+    line a request, ``crm.security`` failed logins, lockouts and unlocks — and Flask's
+    ``app.logger``, where every unhandled exception is written with its traceback. To stderr,
+    which journald keeps (``journalctl -u crm``), or to ``LOG_FILE``; from ``LOG_LEVEL`` up;
+    every line with its request id. Configured once per process and configuration (each
+    ``create_app`` of the tests would otherwise replace the handlers again)."""
+    global _logging_as
+    wanted = (app.name, app.config.get("LOG_FILE"), app.config.get("LOG_LEVEL") or "INFO")
+    if wanted != _logging_as:
+        name, log_file, level = wanted
+        handler = {"()": LogFile, "filename": log_file} if log_file else {"()": Stderr}
+        logging.config.dictConfig({
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"request_id": {"()": RequestId}},
+            # The offset makes a line unambiguous, whatever the server's zone.
+            "formatters": {"line": {"format": LOG_FORMAT, "datefmt": "%Y-%m-%d %H:%M:%S%z"}},
+            "handlers": {"crm": {**handler, "formatter": "line", "filters": ["request_id"]}},
+            # They propagate: a test's log capture (or a root handler) sees the records too.
+            "loggers": {logger: {"level": level, "handlers": ["crm"]}
+                        for logger in ("crm", name)},
+        })
+        _logging_as = wanted
+    app.logger.removeHandler(flask_default_handler)  # ours, not a second copy to wsgi.errors
+
+
+def _log_requests(app):
+    """The access log: one line a request on ``crm.access`` — method, path (without the
+    query string: searches hold customers' names), status, duration, user id (``-`` when
+    nobody is logged in) and the client's address — and the request id in the response's
+    ``X-Request-ID``. gunicorn's own access log is off (deploy/crm.service)."""
+    @app.before_request
+    def _start():
+        g.request_started = time.perf_counter()
+        request_id()
+
+    @app.after_request
+    def _log(response):
+        started = g.get("request_started")
+        took = (time.perf_counter() - started) * 1000 if started else 0
+        user = g.get("_login_user")  # as Flask-Login loaded it; a static file loads no one
+        who = user.id if getattr(user, "is_authenticated", False) else "-"
+        access_log.info("%s %s %s %.0fms user=%s addr=%s", request.method,
+                        quote(request.path, safe="/:@!$&'()*+,;=-._~"),  # no control chars
+                        response.status_code, took, who, request.remote_addr)
+        response.headers["X-Request-ID"] = request_id()
+        return response
 
 
 class PasswordPolicy(PasswordUtil):
@@ -299,6 +494,12 @@ class PasswordPolicy(PasswordUtil):
     """
 
     def validate(self, password, is_register, **kwargs):
+        user = kwargs.get("user")
+        if not is_register and user is not None:
+            # The change page hands over the user, whose names Flask-Security looks for in
+            # his __dict__, where a peewee row keeps none: give them by name, as 用户管理 does.
+            is_register, kwargs = True, {name: getattr(user, name, None) or ""
+                                         for name in ("username", "full_name", "email")}
         errors, normalized = super().validate(password or "", is_register, **kwargs)
         if errors:
             errors = [_security.i18n_domain.gettext(str(e)) for e in errors]
@@ -328,7 +529,10 @@ def _secure_headers(app):
     only, HSTS.
 
     Redirecting to HTTPS is the front server's job (TLS ends there), and the cookie flags stay
-    with this app's configuration: Talisman is told to leave both alone.
+    with this app's configuration: Talisman is told to leave both alone. HSTS is ours too:
+    Talisman would send it whenever a request *says* ``X-Forwarded-Proto: https``, trusted or
+    not. Here it goes with ``HTTPS=1``, or with a request that really came over HTTPS
+    (``request.is_secure``: TLS to this server, or a proxy trusted by ``PROXY_COUNT``).
     """
     Talisman(
         app,
@@ -337,14 +541,22 @@ def _secure_headers(app):
         content_security_policy=CSP,
         content_security_policy_nonce_in=["script-src"],
         referrer_policy="same-origin",
-        strict_transport_security=True,  # sent only when the request came over HTTPS
-        strict_transport_security_include_subdomains=False,  # other hosts are not ours
+        strict_transport_security=False,  # below: only request.is_secure counts
         session_cookie_secure=False,
         session_cookie_http_only=False,
         session_cookie_samesite=app.config.get("SESSION_COOKIE_SAMESITE"),
     )
     # Flask-Security's default renders as "private=True, no-store=True" with Werkzeug 3.1.
     app.config.setdefault("SECURITY_CACHE_CONTROL", {"private": None, "no-store": None})
+
+    @app.after_request
+    def _hsts(response):
+        if app.config.get("HTTPS") or request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
+
+HSTS = "max-age=31556926"  # a year; not includeSubDomains: other hosts of the domain are not ours
 
 
 def _connect_per_request(app, database):
@@ -395,8 +607,9 @@ def _register_routes(app):
     def _locales():
         return {"crm_locales": LOCALES, "crm_locale": str(get_locale())}
 
-    from admin_views.formats import shown
+    from admin_views.formats import shown, shown_time
     app.add_template_filter(shown, "translated")  # texts the models marked with N_
+    app.add_template_filter(shown_time, "local_time")  # a stored time, as TIMEZONE reads it
 
     @app.route("/favicon.ico")
     def favicon():
@@ -404,7 +617,14 @@ def _register_routes(app):
         return app.send_static_file("favicon.svg")
 
     def error_page(exc):
+        """The error pages. The 500 page's "问题已记录" holds: Flask writes an unhandled
+        exception with its traceback to ``app.logger`` (``Flask.log_exception``, through our
+        handlers, with the request id) before it asks for this page; an ``abort(500)``,
+        which has no traceback, is logged here."""
         code = getattr(exc, "code", 500)
+        if code == 500 and getattr(exc, "original_exception", None) is None:
+            app.logger.error("500 on %s [%s]: %s", request.path, request.method,
+                             getattr(exc, "description", exc))
         return render_template("errors/error.html", code=code,
                                message=gettext(ERRORS.get(code, ERRORS[500]))), code
 

@@ -5,7 +5,6 @@ A view declares the permission codes it needs; this module turns them into
 applies them on every path Flask-Admin exposes: list, count, details, edit,
 delete, actions, export and related-record lookups.
 """
-import datetime
 import functools
 import itertools
 import re
@@ -37,6 +36,8 @@ from models.base import (
     DomainErrors,
     Msgid,
     has_control_characters,
+    local,
+    now,
     record_key,
     without_control_characters,
 )
@@ -388,7 +389,8 @@ class CrmModelView(PermissionMixin, ModelView):
     can_set_page_size = True
     page_size = 20
     page_size_options = (20, 50, 100)
-    # Booleans as 是/否 in the user's language (Flask-Admin's say "active: true", True).
+    # Booleans as 是/否 in the user's language (Flask-Admin's say "active: true", True),
+    # times in TIMEZONE to the minute (formats.shown_time): every column of every view.
     column_type_formatters = formats.LIST
     column_type_formatters_detail = formats.DETAIL
     column_type_formatters_export = formats.EXPORT
@@ -757,7 +759,7 @@ class CrmModelView(PermissionMixin, ModelView):
         return response
 
     def get_export_name(self, export_type="csv"):
-        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
         return f"{self.endpoint}_{stamp}.{export_type}"
 
 

@@ -1,7 +1,6 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn;
 and the module's commands (``flask detect-churn`` for cron, ``flask import-orders``).
 """
-import datetime
 
 import click
 from flask import Response, current_app, flash, g, redirect, request, url_for
@@ -24,11 +23,12 @@ from models import (
     OrderLine,
     User,
 )
-from models.base import Msgid, now
+from models.base import Msgid, local_today, now
 from models.basedata import CUSTOMER_LEVEL, REGION
 from models.customers import IMPORT_COLUMNS, ORDER_COLUMNS, import_customers, import_orders
 from models.security import ALL
 from models.tabular import MAX_BYTES, read_table
+from seed.cli import needs_schema
 
 from .base import (
     CrmModelView,
@@ -369,12 +369,13 @@ class ChurnView(ReadOnlyView):
 @click.option("--months", type=int, default=None,
               help="Months without an order before a warning (default: CHURN_MONTHS, 6).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The day to detect as of (default: today).")
+              help="The day to detect as of (default: today in TIMEZONE).")
 @with_appcontext
+@needs_schema  # cron without the env file: a clear refusal, not an empty new database
 def detect_churn(months, today):
     """Open a 预警 churn record for every customer silent too long (for cron, daily)."""
     months = months or current_app.config["CHURN_MONTHS"]
-    day = today.date() if today else datetime.date.today()
+    day = today.date() if today else local_today()  # the company's day, not UTC's
     created = ChurnRecord.detect(day, months=months)
     click.echo(f"{len(created)} churn warning(s) opened (no order for more than {months} months)")
 
@@ -382,6 +383,7 @@ def detect_churn(months, today):
 @click.command("import-orders")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
+@needs_schema
 def import_orders_command(path):
     """Take the ERP's orders from a CSV or XLSX file, one row per order line."""
     with open(path, "rb") as fh:

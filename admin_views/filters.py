@@ -15,6 +15,7 @@ from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilt
 from peewee import DateTimeField
 
 from models import Customer, DictionaryEntry, User
+from models.base import day_start
 
 from .formats import user_label
 
@@ -102,18 +103,17 @@ class ManagerFilter(ChoiceFilter):
 
 class DayRange(DateBetweenFilter):
     """From one day to another, both included, chosen in Flask-Admin's range picker
-    (which sends "YYYY-MM-DD to YYYY-MM-DD"). On a date-and-time column the last
-    day counts until midnight."""
+    (which sends "YYYY-MM-DD to YYYY-MM-DD"). The days are the company's: on a stored
+    time (UTC) the range runs from the first day's local midnight to the local
+    midnight after the last day (``day_start``)."""
 
     def apply(self, query, value):
         start, end = value
         if not isinstance(self.column, DateTimeField):
             return query.where(self.column.between(start, end))
-        start = datetime.datetime.combine(start, datetime.time())
-        query = query.where(self.column >= start)
+        query = query.where(self.column >= day_start(start))
         if end < datetime.date.max:  # 9999-12-31 has no next day
-            end = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time())
-            query = query.where(self.column < end)
+            query = query.where(self.column < day_start(end + datetime.timedelta(days=1)))
         return query
 
 

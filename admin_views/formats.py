@@ -1,14 +1,17 @@
 """How values are shown in the user's language: the system's own words, yes/no,
-amounts, users in a choice.
+amounts, users in a choice, times.
 
 Flask-Admin shows a boolean in a list as an icon titled with the field's name
 and an English word ("active: true"), and as True/False on details pages and
-in exports. ``CrmModelView`` uses these tables instead of Flask-Admin's.
+in exports; a time as Python prints it (UTC, with microseconds if any).
+``CrmModelView`` uses these tables instead of Flask-Admin's, so every time
+column of every list, details page and export reads in TIMEZONE.
 """
+import datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_admin.model import typefmt
-from flask_babel import gettext
+from flask_babel import format_datetime, gettext
 from markupsafe import Markup
 
 from models.base import Msgid
@@ -28,6 +31,23 @@ def money(value):
         return f"{Decimal(value):,.2f}"
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
+
+
+TIME_FORMAT = "yyyy-MM-dd HH:mm"  # Babel's pattern: 2026-12-01 01:30, in any language
+
+
+def shown_time(value, pattern=TIME_FORMAT):
+    """A stored time (naive UTC, models/base.py) as the company's clock reads it: in
+    TIMEZONE (Flask-Babel's BABEL_DEFAULT_TIMEZONE, which app.py sets from it), to the
+    minute, never with microseconds; blank if none. The one time formatter: lists,
+    details, exports, history tables, steps, 上次登录 and the lockout message."""
+    if value is None or value == "":
+        return ""
+    return format_datetime(value, pattern)
+
+
+def _time_cell(view, value, name):
+    return shown_time(value)
 
 
 def user_label(user):
@@ -51,6 +71,6 @@ def _yes_no_icon(view, value, name):
     return Markup('<span class="fa {}" title="{}"></span>').format(icon, title)
 
 
-LIST = {**typefmt.BASE_FORMATTERS, bool: _yes_no_icon}
-DETAIL = {**typefmt.DETAIL_FORMATTERS, bool: _yes_no_cell}
-EXPORT = {**typefmt.EXPORT_FORMATTERS, bool: _yes_no_cell}
+LIST = {**typefmt.BASE_FORMATTERS, bool: _yes_no_icon, datetime.datetime: _time_cell}
+DETAIL = {**typefmt.DETAIL_FORMATTERS, bool: _yes_no_cell, datetime.datetime: _time_cell}
+EXPORT = {**typefmt.EXPORT_FORMATTERS, bool: _yes_no_cell, datetime.datetime: _time_cell}

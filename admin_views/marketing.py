@@ -3,7 +3,6 @@
 The rules are the model's (``models/marketing.py``); these views collect input,
 call the model's verbs and show what they answer.
 """
-import datetime
 
 from flask import flash, redirect, request, url_for
 from flask_admin.actions import action
@@ -14,7 +13,7 @@ from markupsafe import Markup
 from wtforms import DateField, SelectField, StringField, validators
 
 from models import DomainError, Opportunity, PlanItem
-from models.base import N_, now
+from models.base import N_, local_today, now
 
 from .base import (
     CrmModelView,
@@ -26,7 +25,7 @@ from .base import (
     status_formatter,
     workflow_step,
 )
-from .formats import user_label
+from .formats import shown_time, user_label
 
 LABELS = {
     "id": _l("编号"), "source": _l("机会来源"), "customer_name": _l("客户名称"),
@@ -57,7 +56,7 @@ class OpportunityDetails:
     column_searchable_list = SEARCH
 
     def render(self, template, **kwargs):
-        return super().render(template, today=datetime.date.today(), PlanItem=PlanItem,
+        return super().render(template, today=local_today(), PlanItem=PlanItem,
                               Opportunity=Opportunity, **kwargs)
 
 
@@ -106,8 +105,7 @@ class OpportunityView(OpportunityDetails, CrmModelView):
         if template == self.create_template:
             kwargs["stamps"] = [("id", LABELS["id"], gettext("自动生成")),
                                 ("created_by", LABELS["created_by"], str(current_user)),
-                                ("created_at", LABELS["created_at"],
-                                 now().strftime("%Y-%m-%d %H:%M"))]
+                                ("created_at", LABELS["created_at"], shown_time(now()))]
         return super().render(template, **kwargs)
 
     def get_list_row_actions(self):
@@ -237,7 +235,7 @@ class PlanView(OpportunityDetails, CrmModelView):
         op = request.form.get("op")
         if op == "add":
             opportunity.add_plan_item(form.date.data, form.content.data,
-                                      today=datetime.date.today())
+                                      today=local_today())
             return gettext("保存成功")
         item = self._item(opportunity)
         if op == "edit":

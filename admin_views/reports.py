@@ -28,7 +28,7 @@ from wtforms import Form, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from models import reports
-from models.base import Msgid
+from models.base import Msgid, local, now
 from models.customers import customers_of
 from models.security import ALL
 
@@ -228,7 +228,7 @@ class ReportView(CrmView):
             body = ("\ufeff" + dataset.export("csv")).encode("utf-8")
         else:
             body = _xlsx(dataset, [i for i, (_, k) in enumerate(columns, 1) if k == MONEY])
-        stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
+        stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
         response = Response(body, content_type=EXPORTS[kind])
         # An ASCII name for old clients, the report's own name (RFC 5987) for the others.
         response.headers["Content-Disposition"] = (

@@ -1,6 +1,5 @@
 """权限管理 screens: users, roles, and the role × permission matrix."""
 import logging
-import uuid
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
@@ -13,8 +12,17 @@ from wtforms import PasswordField, SelectMultipleField, widgets
 from models import DomainError, PermissionChange, Role, User, now
 from models.security import MODULES, PERMISSIONS, SCOPES
 
-from .base import CrmModelView, CrmView, Required, RowButton, _l, domain_message, workflow_step
-from .formats import shown
+from .base import (
+    CrmModelView,
+    CrmView,
+    Required,
+    RowButton,
+    _l,
+    domain_message,
+    user_can,
+    workflow_step,
+)
+from .formats import shown, shown_time
 
 log = logging.getLogger("crm.security")  # with app.py's: failed logins, lockouts, unlocks
 
@@ -24,16 +32,16 @@ def role_names(view, context, model, name):
 
 
 def to_the_minute(view, context, model, name):
-    """A time as people read it (2026-11-20 09:05), without seconds and microseconds."""
-    value = getattr(model, name)
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    """A time as people read it (2026-11-20 09:05, in TIMEZONE), without seconds and
+    microseconds: the one time formatter, also for Flask-Security's login times."""
+    return shown_time(getattr(model, name))
 
 
 def lock_status(view, context, model, name):
     """已锁定 (until when) for an account locked by failed logins; nothing otherwise."""
     if not model.is_locked():
         return ""
-    return gettext("已锁定至 %(time)s", time=model.lock_ends().strftime("%Y-%m-%d %H:%M"))
+    return gettext("已锁定至 %(time)s", time=shown_time(model.lock_ends()))
 
 
 class CheckboxList(widgets.ListWidget):
@@ -84,9 +92,9 @@ class UserView(CrmModelView):
         return [*super().get_list_row_actions(),
                 RowButton(_l("解锁"), ".unlock_view", post=True, tone="warning",
                           confirm=lambda row: gettext("确认解锁用户“%(name)s”？", name=str(row)),
-                          show=lambda row: row.is_locked())]
+                          show=lambda row: row.is_locked() and user_can("security.user.unlock"))]
 
-    @workflow_step("/unlock/", "security.user", methods=("POST",))
+    @workflow_step("/unlock/", "security.user.unlock", methods=("POST",))
     def unlock_view(self, user, form):
         """解锁: the account may log in again at once; its failed logins start from zero."""
         user.unlock(now=now())
@@ -139,10 +147,10 @@ class UserView(CrmModelView):
     def on_model_change(self, form, model, is_created):
         model.email = model.email or None
         if form.new_password.data:
-            # normalised as the login normalises what is typed (é typed two ways still logs in)
-            model.password = hash_password(
-                _security.password_util.normalize(form.new_password.data))
-            model.fs_uniquifier = uuid.uuid4().hex  # a reset password ends old sessions
+            # normalised as the login normalises what is typed (é typed two ways still logs
+            # in); ends his other sessions, and he changes it at his next login
+            model.set_password(hash_password(
+                _security.password_util.normalize(form.new_password.data)), by=current_user)
 
     def after_model_change(self, form, model, is_created):
         model.set_roles(Role.select().where(Role.id.in_(form.role_ids.data or [])))

@@ -20,6 +20,9 @@ install -d -m 0700 -o crm -g crm /var/lib/crm
 # 3. The configuration shared by the service, its timers and deploy/crm-flask.
 install -d -m 0750 -o root -g crm /etc/crm /etc/crm/tls
 [ -e /etc/crm/crm.env ] || install -m 0640 -o root -g crm "$HOME_DIR/deploy/crm.env.example" /etc/crm/crm.env
+# An env file of an earlier release lacks PROXY_COUNT: nginx, installed below, is the one proxy.
+grep -qs 'PROXY_COUNT=' /etc/crm/crm.env ||
+    printf '\n# added by deploy/install.sh: nginx is the one proxy in front\nPROXY_COUNT=1\n' >> /etc/crm/crm.env
 if [ ! -e /etc/crm/tls/fullchain.pem ]; then  # until the real certificate replaces it
     openssl req -x509 -newkey rsa:2048 -nodes -days 90 -subj "/CN=$NAME" \
         -addext "subjectAltName=DNS:$NAME" -keyout /etc/crm/tls/privkey.pem \

@@ -1,4 +1,5 @@
-"""The database handle, the base model and the error every business rule raises.
+"""The database handle, the base model, the error every business rule raises and the
+one clock (``now``: naive UTC; ``local``/``local_today``/``day_start``: the company's zone).
 
 Nothing in ``models/`` imports Flask: rules are plain Python over Peewee and are
 tested without HTTP.
@@ -7,6 +8,7 @@ import datetime
 import os
 import re
 import stat
+import zoneinfo
 from decimal import Decimal
 
 from peewee import DatabaseProxy, Model, SqliteDatabase, TextField
@@ -265,9 +267,73 @@ def open_database(url):
     return connect(url)
 
 
+# -- one clock --------------------------------------------------------------------------
+# Every time is stored as naive UTC, to the second: what ``now()`` answers, and what
+# Flask-Security writes into its login times (app.py makes ``now`` its datetime factory).
+# "Today", a 客户编号's day, a day range or a report's year are the company's days: the
+# local date in the zone of the installation (TIMEZONE, set at start by app.py like
+# ``db``). Every rule takes ``now``/``today`` (or ``zone``) as parameters, so tests pass
+# their own; nothing here reads the process's TZ.
+
+UTC = datetime.timezone.utc
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+_zone = zoneinfo.ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def time_zone(name):
+    """The zone called ``name`` (an IANA name such as Asia/Shanghai); ValueError if unknown."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (TIMEZONE takes a name such as "
+                         f"Asia/Shanghai)") from exc
+
+
+def set_time_zone(name):
+    """Make ``name`` the company's zone (app.py, at start, from TIMEZONE)."""
+    global _zone
+    _zone = time_zone(name)
+    return _zone
+
+
 def now():
-    """The current local time, to the second (stored times carry no micro-seconds)."""
-    return datetime.datetime.now().replace(microsecond=0)
+    """The current moment as every time is stored: naive UTC, to the second."""
+    return datetime.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def local(moment, zone=None):
+    """A stored time (naive UTC; an aware one is taken as it is) as the company's clock
+    shows it: a naive wall-clock time of ``zone`` (default: the company's). None stays None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone or _zone).replace(tzinfo=None)
+
+
+def local_today(zone=None, at=None):
+    """The company's date now (or at the stored time ``at``): the day a 客户编号, a
+    churn detection or a plan item counts in."""
+    return local(at or now(), zone).date()
+
+
+def stored(wall, zone=None):
+    """A wall-clock time of ``zone`` (naive; default the company's) as stored: naive UTC.
+
+    A time in a daylight-saving gap or overlap takes the offset before the change.
+    Beyond the calendar (the first or last day of year 1 or 9999) it is clamped to
+    ``datetime.min``/``datetime.max``, so a day range typed that far still filters.
+    """
+    try:
+        return wall.replace(tzinfo=zone or _zone).astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.datetime.min if wall.year == datetime.MINYEAR else datetime.datetime.max
+
+
+def day_start(day, zone=None):
+    """The moment the company's ``day`` begins, as stored (naive UTC): the bound of a
+    range of days on a stored time (``created_at >= day_start(first)``)."""
+    return stored(datetime.datetime.combine(day, datetime.time()), zone)
 
 
 def choices(mapping):

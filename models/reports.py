@@ -9,7 +9,8 @@ knows about HTTP; the same rows feed the table, the chart and the exports.
 The queries are portable between SQLite and PostgreSQL: no database-specific
 SQL, years taken with peewee's ``.year`` (a registered ``date_part`` on SQLite,
 ``EXTRACT`` on PostgreSQL), periods compared as half-open ranges of dates so
-the indexes on the date columns are used.
+the indexes on the date columns are used. Periods of stored times (a service's
+创建时间, a 确认流失时间: UTC) are the company's days and years (``day_start``).
 """
 import datetime
 from collections import Counter, namedtuple
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 from peewee import fn
 
-from .base import N_
+from .base import N_, day_start, local
 from .basedata import CUSTOMER_LEVEL, SERVICE_TYPE, DictionaryEntry
 from .customers import ChurnRecord, Customer, Order, OrderLine
 from .security import User
@@ -47,8 +48,19 @@ def year_range(year):
     return datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1)
 
 
-def _day_start(day):
-    return datetime.datetime.combine(day, datetime.time())
+def _local_years(query, field):
+    """The company's years of the stored times ``field`` over ``query``, most recent first.
+
+    SQL's year of a stored (UTC) time may be the year before or after the company's
+    (31 December 20:00 UTC is 1 January in Beijing): each neighbouring year is kept
+    if a row falls within its bounds, one indexed look-up a year.
+    """
+    candidates = {year + step for year in _years(query, field) for step in (-1, 0, 1)}
+    return sorted((year for year in candidates
+                   if datetime.MINYEAR < year < datetime.MAXYEAR and
+                   query.where(field >= day_start(datetime.date(year, 1, 1)),
+                               field < day_start(datetime.date(year + 1, 1, 1))).exists()),
+                  reverse=True)
 
 
 def _restrict(query, customer_field, customers):
@@ -161,14 +173,14 @@ def service(year=None, date_from=None, date_to=None, customers=None):
     query = (ServiceRequest
              .select(ServiceRequest.service_type, fn.COUNT(ServiceRequest.id))
              .group_by(ServiceRequest.service_type))
-    created = ServiceRequest.created_at
+    created = ServiceRequest.created_at  # a stored time: the days are the company's
     if year is not None:
         first, after = year_range(year)
-        query = query.where(created >= _day_start(first), created < _day_start(after))
+        query = query.where(created >= day_start(first), created < day_start(after))
     if date_from is not None:
-        query = query.where(created >= _day_start(date_from))
+        query = query.where(created >= day_start(date_from))
     if date_to is not None:
-        query = query.where(created < _day_start(date_to + datetime.timedelta(days=1)))
+        query = query.where(created < day_start(date_to + datetime.timedelta(days=1)))
     counts = dict(_restrict(query, ServiceRequest.customer, customers).tuples())
     types = list(dict.fromkeys(DictionaryEntry.items(SERVICE_TYPE)))
     types += sorted(t for t in counts if t not in types and counts[t])
@@ -177,15 +189,15 @@ def service(year=None, date_from=None, date_to=None, customers=None):
 
 def service_years(customers=None):
     """The years in which services were created, most recent first."""
-    return _years(_restrict(ServiceRequest.select(), ServiceRequest.customer, customers),
-                  ServiceRequest.created_at)
+    return _local_years(_restrict(ServiceRequest.select(), ServiceRequest.customer, customers),
+                        ServiceRequest.created_at)
 
 
 # -- 客户流失分析 -----------------------------------------------------------------
 
 def churn(name_contains=None, manager_contains=None, customers=None):
     """The confirmed (确认流失) churn records, newest first, with the 年份 of their
-    确认流失时间, the customer, his 客户经理 and the 流失原因.
+    确认流失时间 (the company's year), the customer, his 客户经理 and the 流失原因.
 
     ``name_contains`` filters on the 客户名称, ``manager_contains`` on the
     客户经理's name or username (both case-insensitive).
@@ -202,7 +214,7 @@ def churn(name_contains=None, manager_contains=None, customers=None):
         query = query.where(User.full_name.contains(manager_contains) |
                             User.username.contains(manager_contains))
     query = _restrict(query, ChurnRecord.customer, customers)
-    return [ChurnRow(rank, record_id, confirmed_at.year if confirmed_at else None,
+    return [ChurnRow(rank, record_id, local(confirmed_at).year if confirmed_at else None,
                      customer, manager, reason, confirmed_at)
             for rank, (record_id, confirmed_at, reason, customer, manager)
             in enumerate(query.tuples(), 1)]
@@ -211,7 +223,8 @@ def churn(name_contains=None, manager_contains=None, customers=None):
 def churn_years(customers=None):
     """The years in which churn was confirmed, most recent first."""
     query = ChurnRecord.select().where(ChurnRecord.status == ChurnRecord.CONFIRMED)
-    return _years(_restrict(query, ChurnRecord.customer, customers), ChurnRecord.confirmed_at)
+    return _local_years(_restrict(query, ChurnRecord.customer, customers),
+                        ChurnRecord.confirmed_at)
 
 
 def churn_per_year(rows):

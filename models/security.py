@@ -87,6 +87,7 @@ PERMISSIONS = [
     Permission("basedata.product", N_("查询产品信息")),
     Permission("basedata.stock", N_("查询库存")),
     Permission("security.user", N_("用户管理")),
+    Permission("security.user.unlock", N_("解锁用户")),  # migration 0006
     Permission("security.role", N_("角色管理")),
     Permission("security.permission", N_("权限分配")),
 ]
@@ -223,6 +224,9 @@ class User(UserMixin, BaseModel):
     failed_logins = IntegerField(default=0)
     last_failed_login_at = DateTimeField(null=True)
     locked_until = DateTimeField(null=True)
+    # A password someone else set (an administrator in 用户管理) is changed by its user
+    # before he does anything else (``set_password``; app.py: _force_password_change).
+    must_change_password = BooleanField(default=False)
 
     def __str__(self):
         return self.full_name or self.username
@@ -298,6 +302,23 @@ class User(UserMixin, BaseModel):
         self.failed_logins = row.failed_logins
         self.last_failed_login_at = row.last_failed_login_at
         self.locked_until = row.locked_until
+
+    # -- passwords ---------------------------------------------------------------
+    def set_password(self, hashed, by):
+        """A new password (``hashed``), set by the user ``by``; saved by the caller.
+
+        Every other session of this user ends (a new ``fs_uniquifier``). A password
+        somebody else chose — an administrator creating the account or resetting it —
+        is known to two people: its user must change it at his next login.
+        """
+        self.password = hashed
+        self.fs_uniquifier = uuid.uuid4().hex
+        self.must_change_password = by is None or by.id != self.id
+
+    def password_changed(self):
+        """The user chose his own password: he is no longer asked to change it."""
+        self.must_change_password = False
+        type(self).update(must_change_password=False).where(type(self).id == self.id).execute()
 
     def end_sessions(self):
         """A new ``fs_uniquifier``: every session and remember-me cookie of this user,

@@ -1,14 +1,17 @@
 """The ``flask`` commands that set up an installation: schema, reference and demo data, users.
 
 The business commands (``detect-churn``, ``import-orders``) live with their module
-(``admin_views/customers.py``).
+(``admin_views/customers.py``). Every command but ``init-db`` and ``restore`` carries
+``needs_schema``: it refuses a database without tables (the service's configuration missed).
 """
 
+import functools
 import json
 import os
 from urllib.parse import urlsplit, urlunsplit
 
 import click
+import peewee
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_security import hash_password
@@ -25,6 +28,44 @@ def register_cli(app):
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(copy_database_command)
+
+
+def needs_schema(command):
+    """For a command that works on an installation's data (every one but ``init-db`` and
+    ``restore``): it refuses a database without tables with a message saying why, instead
+    of crashing on its first query ("no such table") or writing into it.
+
+    The case it exists for: a command run without the service's configuration (cron has
+    no exported ``DATABASE_URL``) finds no ``DATABASE_URL`` and would use a new, empty
+    SQLite file in the instance folder. ``tests/test_config.py`` checks that every command
+    but those two carries it. Put it under ``@with_appcontext``.
+    """
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            empty = schema.is_new(db.obj)
+        except peewee.OperationalError as exc:
+            raise click.ClickException(
+                f"the database {_shown_url(current_app.config['DATABASE_URL'])} does not "
+                f"answer: {str(exc).strip()}") from None
+        if empty:
+            raise click.ClickException(_no_schema_message())
+        return command(*args, **kwargs)
+    guarded.needs_schema = True
+    return guarded
+
+
+def _no_schema_message():
+    url = current_app.config["DATABASE_URL"]
+    if not _is_demo_database():
+        return f"the database {_shown_url(url)} has no tables yet: run `flask init-db` first"
+    settings = current_app.extensions["crm_settings"]
+    where = settings.env_file + ("" if settings.env_file_found else ", which does not exist")
+    return (f"no database is configured: DATABASE_URL is set neither in the environment nor "
+            f"in the env file ({where}), and the default database {url[len('sqlite:///'):]} "
+            "has no tables. On the server run commands as deploy/crm-flask … (it reads "
+            "/etc/crm/crm.env), or set CRM_ENV_FILE; to make a new database here, run "
+            "`flask init-db`.")
 
 
 @click.command("init-db")
@@ -59,6 +100,7 @@ def init_db(demo_if_new, force_demo):
 
 @click.command("seed-demo")
 @with_appcontext
+@needs_schema
 def seed_demo():
     """Load the demo users and data (idempotent)."""
     from seed import demo
@@ -73,8 +115,12 @@ def seed_demo():
 @click.option("--role", "role_codes", multiple=True, default=["admin"], show_default=True,
               type=click.Choice(list(reference.ROLES)))
 @click.password_option()
+@click.option("--must-change", is_flag=True,
+              help="The user must change this password at his first login (when somebody "
+                   "else will use the account).")
 @with_appcontext
-def create_user(username, full_name, role_codes, password):
+@needs_schema
+def create_user(username, full_name, role_codes, password, must_change):
     """Create an active user, by default a 系统管理员 (the first administrator)."""
     if User.get_or_none(User.username == username):
         raise click.ClickException(f"user {username!r} already exists")
@@ -87,7 +133,8 @@ def create_user(username, full_name, role_codes, password):
     datastore = current_app.extensions["user_datastore"]
     with db.atomic():
         user = datastore.create_user(username=username, full_name=full_name,
-                                     password=hash_password(password), active=True)
+                                     password=hash_password(password), active=True,
+                                     must_change_password=must_change)
         user.set_roles(Role.select().where(Role.code.in_(role_codes)))
     click.echo(f"created {username} ({', '.join(role_codes)})")
 
@@ -109,15 +156,8 @@ def _shown_url(url):
 
 # -- backups, restores, moving to another database (seed/backup.py, seed/copydb.py) ------
 
-def _setting(name, default):
-    """A setting from the app's configuration, else the environment, else ``default``."""
-    value = current_app.config.get(name)
-    return value if value not in (None, "") else os.environ.get(name) or default
-
-
 def _backup_folder():
-    return os.path.abspath(_setting("BACKUP_DIR", os.path.join(current_app.instance_path,
-                                                               "backups")))
+    return os.path.abspath(current_app.config["BACKUP_DIR"])  # config.py, like every setting
 
 
 def _secrets_path():
@@ -138,12 +178,13 @@ def _read_secrets():
 @click.option("--keep", type=click.IntRange(min=1),
               help="Keep this many newest backups (default: BACKUP_KEEP, else 14).")
 @with_appcontext
+@needs_schema
 def backup_command(folder, keep):
     """Back up the database and the secrets into one archive, while the app runs."""
     from seed import backup
     from seed.copydb import row_counts
     folder = os.path.abspath(folder) if folder else _backup_folder()
-    keep = keep or int(_setting("BACKUP_KEEP", 14))
+    keep = keep or current_app.config["BACKUP_KEEP"]
     url = current_app.config["DATABASE_URL"]
     manifest = {"migrations": sorted(schema.runner(db.obj).applied()),
                 "rows": row_counts(db.obj)}
@@ -215,6 +256,7 @@ def restore_command(archive, yes):
 @click.command("copy-database")
 @click.argument("target_url")
 @with_appcontext
+@needs_schema
 def copy_database_command(target_url):
     """Copy every table into the empty database TARGET_URL (e.g. SQLite → PostgreSQL)."""
     from models import open_database

@@ -27,6 +27,7 @@ from models import (
     User,
     db,
 )
+from models.base import local, local_today, stored
 
 PASSWORD = "crm-demo-pass"  # passes the password policy (app.py: PasswordPolicy)
 SEED = 20071202
@@ -234,7 +235,7 @@ def load(today=None):
     Business data (customers and everything hanging off them, opportunities, services) is
     loaded only into a database without customers. Returns what was loaded.
     """
-    today = today or datetime.date.today()
+    today = today or local_today()  # the company's day (TIMEZONE)
     with db.atomic():
         users, new_users = load_users(today)
         products, new_products = load_products()
@@ -284,12 +285,13 @@ def load_products():
 
 
 def _at(day, hour=None, minute=None, rng=None):
-    """A time of ``day``: the given one, else a random one in office hours."""
+    """A time of ``day`` on the company's clock, the given one, else a random one in office
+    hours; as stored (UTC)."""
     if hour is None:
         hour = rng.randint(8, 17)
     if minute is None:
         minute = rng.choice([0, 10, 15, 20, 30, 40, 45, 50])
-    return datetime.datetime.combine(day, datetime.time(hour, minute))
+    return stored(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
 class _Business:
@@ -308,13 +310,13 @@ class _Business:
 
     @staticmethod
     def later(at, **delta):
-        """``at`` plus ``delta``, moved into office hours (8:00–18:00)."""
-        at += datetime.timedelta(**delta)
-        if at.hour < 8:
-            return at.replace(hour=9)
-        if at.hour >= 18:
-            return (at + datetime.timedelta(days=1)).replace(hour=9)
-        return at
+        """``at`` plus ``delta``, moved into the company's office hours (8:00–18:00)."""
+        wall = local(at) + datetime.timedelta(**delta)
+        if wall.hour < 8:
+            wall = wall.replace(hour=9)
+        elif wall.hour >= 18:
+            wall = (wall + datetime.timedelta(days=1)).replace(hour=9)
+        return stored(wall)
 
     def person(self):
         rng = self.rng
@@ -365,7 +367,7 @@ class _Business:
         customers, contacts, activities = [], [], []
         for spec in specs:
             extra = {k: spec.pop(k) for k in [k for k in spec if k.startswith("_")]}
-            day = spec["created_at"].date()
+            day = local(spec["created_at"]).date()
             customer = Customer.create(number=Customer.next_number(day), **spec)
             customer.developed = extra["_developed"]
             customer.gap = extra.get("_gap")
@@ -423,7 +425,7 @@ class _Business:
 
     def activities(self, customer):
         rng = self.rng
-        first = customer.created_at.date()
+        first = local(customer.created_at).date()
         span = (self.today - first).days - 1
         days = sorted(rng.sample(range(1, span + 1), min(span, rng.randint(2, 4))))
         return [{"customer": customer.id, "date": first + datetime.timedelta(days=d),
@@ -438,7 +440,7 @@ class _Business:
         rng = self.rng
         orders = []
         for customer in customers:
-            created = customer.created_at.date()
+            created = local(customer.created_at).date()
             day = max(created, self.days_ago(730)) + datetime.timedelta(days=rng.randint(3, 30))
             last = self.days_ago(customer.gap or 1)
             if customer.gap:
@@ -548,7 +550,7 @@ class _Business:
                 continue
             self.assign(opportunity, rng.choice(self.managers),
                         self.later(created, days=rng.randint(1, 5), hours=2))
-            start = opportunity.assigned_at.date()
+            start = local(opportunity.assigned_at).date()
             if status == Opportunity.ASSIGNED:
                 day = start
                 for content, result in PLAN_STEPS[:rng.randint(2, 4)]:
@@ -569,7 +571,8 @@ class _Business:
                 [c for c in customers if c.developed], DEVELOPED):
             contact = customer.contact_rows[0]
             developed = customer.created_at
-            created = self.at(developed.date() - datetime.timedelta(days=rng.randint(40, 70)))
+            created = self.at(local(developed).date() -
+                              datetime.timedelta(days=rng.randint(40, 70)))
             creator = rng.choice([self.supervisor, customer.manager])
             opportunity = Opportunity.open(
                 by=creator, at=created, source=source, customer_name=customer.name,
@@ -579,9 +582,9 @@ class _Business:
             self.assign(opportunity, customer.manager,
                         self.later(created, days=rng.randint(1, 4), hours=1))
             steps = [PLAN_STEPS[i] for i in (0, 1, 4, 5)]
-            start = opportunity.assigned_at.date()
+            start = local(opportunity.assigned_at).date()
             for day, (content, result) in zip(
-                    self.spread(start, developed.date(), len(steps)), steps):
+                    self.spread(start, local(developed).date(), len(steps)), steps):
                 plan.append({"opportunity": opportunity.id, "date": day, "content": content,
                              "result": result})
             opportunity.customer = customer
@@ -620,7 +623,7 @@ class _Business:
         sent_back = False
         for status, age in plan:
             day = self.days_ago(age)
-            customer = rng.choice([c for c in candidates if c.created_at.date() < day])
+            customer = rng.choice([c for c in candidates if local(c.created_at).date() < day])
             kind = rng.choices(list(SERVICE_WEIGHTS), weights=list(SERVICE_WEIGHTS.values()))[0]
             summary, request, handling, result = rng.choice(SERVICES[kind])
             creator = customer.manager

@@ -1,7 +1,13 @@
 """Reference data: the data dictionary of SPEC.md and the four roles with their grants.
 
-Loading is idempotent: existing rows are kept as they are (an administrator may
-have changed a role's grants through the UI; loading again does not undo that).
+This is what a *new* installation starts with, as of this release: ``load()`` writes
+it once, into a database that holds no reference data yet (``flask init-db`` when it
+has just created the schema). After that the dictionary and the grants are the
+administrator's, and no deployment loads them again: a change a release makes to
+them is a numbered migration (``models/reference.py``: "roles that held X get Y",
+renames, new entries), which an upgraded installation applies to what it holds.
+So whoever changes ``ROLES`` or ``DICTIONARY`` writes the migration that does the same
+to existing installations; tests/test_upgrade.py fails until both agree.
 """
 from models import DictionaryEntry, Role, db
 from models.basedata import CUSTOMER_LEVEL, REGION, SERVICE_TYPE
@@ -29,7 +35,8 @@ REPORTS = ["reports.contribution", "reports.composition", "reports.service", "re
 # The role table of SPEC.md as grants {code: scope}.
 ROLES = {
     "admin": ("系统管理员", "用户、角色、权限；数据字典", {
-        "security.user": None, "security.role": None, "security.permission": None,
+        "security.user": None, "security.user.unlock": None,  # 0006_unlock_permission
+        "security.role": None, "security.permission": None,
         "basedata.dictionary": None,
     }),
     "supervisor": ("销售主管", "创建并指派销售机会；查看全部客户并处理流失；分配服务；查看报表", {
@@ -60,28 +67,33 @@ ROLES = {
 }
 
 
+def is_loaded():
+    """Whether this installation has its reference data: any role or dictionary entry.
+
+    An administrator cannot empty both (the 系统管理员 role has a user, and the
+    企业客户等级 entries cannot be deleted), so "none at all" means "never loaded".
+    """
+    return Role.select().exists() or DictionaryEntry.select().exists()
+
+
 def load_dictionary():
-    """Add the entries that are missing (by 类别 and 条目); existing ones stay as they are."""
-    present = set(DictionaryEntry.select(DictionaryEntry.category, DictionaryEntry.item)
-                  .tuples())
-    missing = [{"category": c, "item": i, "value": v, "editable": e}
-               for c, i, v, e in DICTIONARY if (c, i) not in present]
-    if missing:
-        DictionaryEntry.insert_many(missing).execute()
+    DictionaryEntry.insert_many([{"category": c, "item": i, "value": v, "editable": e}
+                                 for c, i, v, e in DICTIONARY]).execute()
 
 
 def load_roles():
-    """Add the roles that are missing (by code); a role's grants, once there, are the UI's."""
-    present = {role.code for role in Role.select(Role.code)}
-    missing = [{"code": code, "name": name, "description": description,
-                "permissions": ",".join(sorted(format_grant(c, s) for c, s in grants.items()))}
-               for code, (name, description, grants) in ROLES.items() if code not in present]
-    if missing:
-        Role.insert_many(missing).execute()
-    return {role.code: role for role in Role.select().where(Role.code.in_(list(ROLES)))}
+    Role.insert_many([{"code": code, "name": name, "description": description,
+                       "permissions": ",".join(sorted(format_grant(c, s)
+                                                      for c, s in grants.items()))}
+                      for code, (name, description, grants) in ROLES.items()]).execute()
 
 
 def load():
+    """Write the reference data into an installation that has none; else change nothing
+    (what the administrator deleted or changed stays so). Returns whether it loaded."""
     with db.atomic():
+        if is_loaded():
+            return False
         load_dictionary()
-        return load_roles()
+        load_roles()
+        return True

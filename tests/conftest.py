@@ -15,6 +15,9 @@ from app import create_app
 from models import ALL_MODELS, DomainError, Role, User, UserRoles, db, schema
 from seed import demo, reference
 
+# A developer's instance/crm.env (config.py) must not reach the tests: they set what they test.
+os.environ["CRM_ENV_FILE"] = os.devnull
+
 # The demo accounts of the README: username → (full name, role code), and their password.
 DEMO_USERS, PASSWORD = demo.USERS, demo.PASSWORD
 

@@ -13,7 +13,6 @@ and runs on a fresh demo database per role; POSTs that change data run too, the
 destructive ones (those asking for a confirmation) last.
 """
 import collections
-import datetime
 import itertools
 import json
 import re
@@ -22,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
 
+from models.base import local_today
 from seed import demo
 
 MAX_DEPTH = 3  # menu page = 0; a page reached by a click from it = 1 …
@@ -358,7 +358,7 @@ class Crawler:
 
     def __init__(self, client, username):
         self.client, self.username = client, username
-        self.today = datetime.date.today()
+        self.today = local_today()  # the company's day: plan items start there
         self.requests = 0
         self.problems = []
         self.seen = set()  # page keys queued

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from models import Customer, Order, OrderLine, Product
+from models.base import stored
 
 
 def test_order_totals_for_a_page_come_from_one_query_and_match_the_lines(users, database):
@@ -46,7 +47,7 @@ def test_customer_numbers_use_the_days_range(users):
 # -- 客户流失管理 ------------------------------------------------------------------
 
 TODAY = datetime.date(2026, 11, 23)
-NOW = datetime.datetime(2026, 11, 23, 10, 0)
+NOW = stored(datetime.datetime(2026, 11, 23, 10, 0))  # 10:00 on the company's clock
 
 
 def months_ago(months, days=0):

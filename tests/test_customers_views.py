@@ -6,10 +6,11 @@ import re
 import pytest
 
 from models import ChurnRecord, Customer, Order
+from models.base import local_today
 from tests.conftest import csrf_token
 from tests.test_filters import chosen
 
-TODAY = datetime.date.today()
+TODAY = local_today()  # the company's day (TIMEZONE), not UTC's
 
 
 def silent_customer(users, name, manager="xiaoming", months=8):

@@ -395,6 +395,6 @@ def test_every_command_and_file_the_deploy_document_names_exists(app):
         assert os.path.exists(os.path.join(DEPLOY, name)), name
     # every setting the code reads is in the settings table
     for setting in ("DATABASE_URL", "SECRET_KEY", "BACKUP_DIR", "BACKUP_KEEP",
-                    "CRM_INSTANCE_PATH", "CRM_HTTPS"):
+                    "CRM_INSTANCE_PATH", "HTTPS", "PROXY_COUNT"):
         assert f"| `{setting}` |" in text, setting
 

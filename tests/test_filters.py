@@ -21,6 +21,7 @@ from models import (
     Product,
     ServiceRequest,
 )
+from models.base import stored
 from tests.conftest import make_user
 
 GROUPS = re.compile(r'<div id="filter-groups-data" class="d-none">(.*?)</div>', re.S)
@@ -194,7 +195,7 @@ def test_churn_is_filtered_by_manager_chosen_by_name(client_for, book):
 
 
 def test_services_are_filtered_by_type_label_and_creation_days(client_for, users, book):
-    at = datetime.datetime(2026, 11, 20, 23, 30)
+    at = stored(datetime.datetime(2026, 11, 20, 23, 30))  # late on the 20th, in Beijing
     for kind, summary in (("投诉", "晚到的投诉"), ("咨询", "价格咨询")):
         ServiceRequest.open(by=users["xiaoming"], at=at, service_type=kind, summary=summary,
                             customer=book["京大客户"], request="请回电")

@@ -15,6 +15,7 @@ from models import (
     ServiceRequest,
     User,
 )
+from models.base import local_today
 from tests.conftest import csrf_token
 
 # (who may create, screen, model)
@@ -347,7 +348,7 @@ def test_the_workflow_texts_refuse_a_control_character_too(users):
     opportunity = Opportunity.open(by=users["supervisor"], customer_name="远景", probability=5,
                                    summary="采购", description="预算")
     opportunity.assign(users["xiaoming"], by=users["supervisor"])
-    today = datetime.date.today()
+    today = local_today()
     item = opportunity.add_plan_item(today, "电话联系", today=today)
     service = ServiceRequest.open(by=users["xiaoming"], service_type="咨询", summary="询价",
                                   customer=customer, request="第一行\n第二行")

@@ -16,7 +16,6 @@ changed a table the screens write; and the database must hold no invalid value
 afterwards (a control character, a decimal that is not finite or beyond its column).
 """
 import collections
-import datetime
 import itertools
 import random
 from decimal import Decimal
@@ -28,7 +27,7 @@ from peewee import CharField, DecimalField, IntegerField, TextField
 from admin_views.base import CrmModelView, ReadOnlyView
 from admin_views.reports import ReportView
 from models import ALL_MODELS, PermissionChange, StatusChange, UserRoles
-from models.base import MAX_KEY, has_control_characters
+from models.base import MAX_KEY, has_control_characters, local_today
 from seed import demo
 from tests.conftest import csrf_token
 from tests.test_crawl import form_data, local, parse
@@ -199,7 +198,7 @@ class Fuzzer:
             n.attrs.get("type") not in ("submit", "button", "file")))
         names = [n for n in names if n != "csrf_token" and n not in skip]
         token = csrf_token(self.client, "/admin/")
-        today = datetime.date.today()
+        today = local_today()
         for name in names:
             for value in self.values.take(name, PER_FIELD):
                 data = collections.defaultdict(list)

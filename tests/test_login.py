@@ -14,7 +14,7 @@ import uuid
 import pytest
 from flask_security.proxies import _security
 
-from models import DomainError, User, db, schema
+from models import DomainError, User, db, now, schema
 from seed import reference
 from tests.conftest import DEMO_USERS, PASSWORD, csrf_token, login, make_user, race
 
@@ -161,7 +161,7 @@ def test_five_failures_lock_the_account_from_every_address(app, users):
 def test_after_the_lock_expires_the_right_password_logs_in_and_clears_the_count(app, users):
     for _ in range(5):
         login(app.test_client(), "xiaoming", "wrong")
-    User.update(locked_until=datetime.datetime.now() - minutes(1)).where(
+    User.update(locked_until=now() - minutes(1)).where(
         User.id == users["xiaoming"].id).execute()
     assert login(app.test_client(), "xiaoming").status_code == 302
     after = reload(users["xiaoming"])
@@ -179,7 +179,7 @@ def test_a_successful_login_clears_earlier_failures(app, users):
 
 
 def test_the_lock_message_speaks_english_in_the_english_ui(app, users):
-    fail(users["xiaoming"], 5, at=datetime.datetime.now())
+    fail(users["xiaoming"], 5, at=now())
     client = app.test_client()
     client.get("/locale/en")
     page = text(login(client, "xiaoming"))
@@ -249,7 +249,7 @@ def _unlock(admin, user):
 
 def test_an_administrator_sees_the_lock_and_lifts_it_with_the_rendered_button(app, users,
                                                                                client_for):
-    fail(users["xiaoming"], 5, at=datetime.datetime.now().replace(microsecond=0))
+    fail(users["xiaoming"], 5, at=now())
     admin = client_for("admin")
     page = text(admin.get("/admin/user/"))
     assert "已锁定至" in page and page.count('action="/admin/user/unlock/"') == 1
@@ -263,7 +263,7 @@ def test_an_administrator_sees_the_lock_and_lifts_it_with_the_rendered_button(ap
 
 
 def test_unlocking_needs_the_user_management_permission(users, client_for):
-    fail(users["xiaoming"], 5, at=datetime.datetime.now())
+    fail(users["xiaoming"], 5, at=now())
     supervisor = client_for("supervisor")
     response = supervisor.post("/admin/user/unlock/", data={
         "id": users["xiaoming"].id, "csrf_token": csrf_token(supervisor, "/admin/")})

@@ -7,10 +7,11 @@ import re
 import pytest
 
 from models import Customer, Opportunity, PlanItem, StatusChange
+from models.base import local, local_today
 from tests.conftest import csrf_token
 
 NOW = datetime.datetime(2026, 11, 20, 10, 0)
-TODAY = datetime.date.today()
+TODAY = local_today()  # the company's day (TIMEZONE), not UTC's
 FORM = {"source": "展会", "customer_name": "上海远景科技", "probability": "70",
         "summary": "更新 50 台笔记本", "contact": "陈工", "contact_phone": "021-5555",
         "description": "预算已批"}
@@ -84,7 +85,7 @@ def test_a_manager_creates_an_opportunity_and_cannot_forge_its_stamps(client_for
     o = Opportunity.get(Opportunity.customer_name == "上海远景科技")
     assert (o.created_by_id, o.status, o.assigned_to_id) == (
         users["xiaoming"].id, Opportunity.NEW, None)
-    assert o.created_at.date() == TODAY
+    assert local(o.created_at).date() == TODAY
     assert [c.to_status for c in StatusChange.of(o)] == ["new"] and o.id != 999
     assert "保存成功" in flashes(client)
 

@@ -15,12 +15,18 @@ from models import (
     ServiceRequest,
     reports,
 )
+from models.base import stored
 from models.basedata import SERVICE_TYPE
 from models.customers import customers_of
 
 _numbers = itertools.count(1)
 D = datetime.date
-T = datetime.datetime
+
+
+def T(*fields):
+    """A time on the company's clock (TIMEZONE), as stored (UTC): T(2025, 1, 1, 0, 0) is
+    the first minute of 2025 in Beijing."""
+    return stored(datetime.datetime(*fields))
 
 
 # -- a small hand-made data set ---------------------------------------------------------

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from models import ChurnRecord, Customer, Order, OrderLine, Role, db
+from models.base import local_today
 from seed import demo
 from tests.conftest import DEMO_USERS
 from tests.test_reports import D, T, churned, customer, order, service
@@ -374,7 +375,7 @@ def test_every_report_and_export_works_on_the_demo_data(app, client_for, users):
     paid = sum(line.amount for line in
                OrderLine.select().join(Order).where(Order.status == Order.PAID))
     assert total == paid
-    assert datetime.date.today().year in [int(y) for y in re.findall(
+    assert local_today().year in [int(y) for y in re.findall(
         r'<option[^>]*value="(\d{4})"', text(client.get(url("service"))))]
 
 

@@ -1,12 +1,14 @@
 """The schema: migrations upgrade an old database without losing data and match the models."""
+import datetime
 import os
 import stat
 
-from peewee import ForeignKeyField, PostgresqlDatabase, SqliteDatabase
+from peewee import ForeignKeyField, PostgresqlDatabase, SqliteDatabase, Table
 from playhouse.schema_diff import diff_models
 
 from app import create_app
 from models import ALL_MODELS, PermissionChange, db, open_database, schema
+from tests.conftest import scratch_database
 
 
 def test_the_migrated_schema_matches_the_models(database):
@@ -16,28 +18,48 @@ def test_the_migrated_schema_matches_the_models(database):
 
 
 def test_an_old_database_is_upgraded_without_losing_data(tmp_path):
-    old = SqliteDatabase(str(tmp_path / "old.db"), pragmas={"foreign_keys": 1})
+    """On the suite's kind of database: SQLite, or PostgreSQL under TEST_DATABASE_URL.
+
+    The old rows go in through peewee, which writes each database's booleans and times
+    (a literal ``active = 1`` is what PostgreSQL refused, keeping this test on SQLite).
+    """
+    old = open_database(scratch_database(tmp_path, "upgrade"))
+    try:
+        _upgrade_from_0001(old)
+    finally:
+        getattr(old, "close_all", old.close)()
+
+
+def _upgrade_from_0001(old):
     assert schema.upgrade(old, target="0001_initial") == ["0001_initial"]
-    old.execute_sql('INSERT INTO "user" (username, full_name, active, fs_uniquifier, created_at)'
-                    " VALUES ('laowang', '老王', 1, 'u1', '2025-01-01 08:00:00')")
-    old.execute_sql("INSERT INTO role (name, permissions) VALUES ('老角色', 'security.user')")
+    Table("user", ("id", "username", "full_name", "active", "fs_uniquifier", "created_at")) \
+        .bind(old).insert(username="laowang", full_name="老王", active=True, fs_uniquifier="u1",
+                          created_at=datetime.datetime(2025, 1, 1, 8)).execute()
+    Table("role", ("id", "name", "permissions")).bind(old).insert(
+        name="老角色", permissions="security.user").execute()
     assert "locale" not in {c.name for c in old.get_columns("user")}
 
-    steps = ["0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index",
-             "0004_status_change_note", "0005_user_lockout"]
-    assert schema.pending(old) == steps
-    assert schema.upgrade(old) == steps
+    everything = [m.name for m in schema.runner(old).migrations()]
+    assert everything[:7] == [
+        "0001_initial", "0002_user_locale_permission_audit", "0003_opportunity_assigned_at_index",
+        "0004_status_change_note", "0005_user_lockout", "0006_unlock_permission",
+        "0007_user_must_change_password"]
+    assert schema.pending(old) == everything[1:]
+    assert schema.upgrade(old) == everything[1:]
 
     assert "locale" in {c.name for c in old.get_columns("user")}
     assert old.table_exists(PermissionChange._meta.table_name)
     assert old.execute_sql('SELECT username, full_name FROM "user"').fetchall() == [
         ("laowang", "老王")]
+    # 0006: who managed users may still unlock them (tests/test_upgrade.py has the rest)
     assert old.execute_sql("SELECT name, permissions FROM role").fetchall() == [
-        ("老角色", "security.user")]
+        ("老角色", "security.user,security.user.unlock")]
     assert "opportunity_assigned_at" in {i.name for i in old.get_indexes("opportunity")}
     assert "note" in {c.name for c in old.get_columns("status_change")}
-    assert old.execute_sql('SELECT failed_logins, locked_until FROM "user"').fetchall() == [
-        (0, None)]  # the old user starts with no failed login
+    assert old.execute_sql(
+        'SELECT failed_logins, locked_until, must_change_password FROM "user"').fetchall() == [
+        (0, None, False)]  # the old user: no failed login, no password change asked
+    assert not diff_models(old, ALL_MODELS)  # the upgraded schema is the models'
     assert schema.upgrade(old) == []  # idempotent
 
 
@@ -104,12 +126,13 @@ def test_workers_starting_together_share_one_secret(fresh_app, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     from app import _load_secrets
 
-    class Stub:
-        def __init__(self, path):
-            self.instance_path, self.config = path, {}
+    class Stub:  # a starting app: its instance folder, an empty config, its extensions
+        def __init__(self, app):
+            self.instance_path, self.config = app.instance_path, {}
+            self.extensions = dict(app.extensions)
     first = fresh_app()  # makes the instance folder and its secrets.json
     os.remove(os.path.join(first.instance_path, "secrets.json"))
-    workers = [Stub(first.instance_path) for _ in range(8)]
+    workers = [Stub(first) for _ in range(8)]
     barrier = threading.Barrier(len(workers))
 
     def start(worker):

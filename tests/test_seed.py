@@ -26,6 +26,7 @@ from models import (
     UserRoles,
     db,
 )
+from models.base import day_start, local, local_today
 from models.basedata import CUSTOMER_LEVEL, REGION, SERVICE_TYPE
 from seed import demo, reference
 from tests.conftest import DEMO_USERS, _clear, login, make_user
@@ -51,7 +52,7 @@ def seed_demo(app):
 def today(app):
     """Load the demo data as ``flask seed-demo`` does; the day it was loaded for."""
     seed_demo(app)
-    return datetime.date.today()
+    return local_today()  # the company's day, as the demo counts it
 
 
 def last_order(customer):
@@ -158,8 +159,8 @@ def test_about_fifty_customers_split_between_the_two_managers(today):
     assert len(set(numbers)) == len(numbers)
     assert all(re.fullmatch(r"KH\d{9}", n) for n in numbers)
     # KH + yyMMdd of the day the customer was created (Customer.next_number(day))
-    assert all(c.number[2:8] == c.created_at.strftime("%y%m%d") for c in customers)
-    created = [c.created_at.date() for c in customers]
+    assert all(c.number[2:8] == local(c.created_at).strftime("%y%m%d") for c in customers)
+    created = [local(c.created_at).date() for c in customers]
     assert min(created) < today - datetime.timedelta(days=540) and max(created) < today
 
     regions = set(DictionaryEntry.items(REGION))
@@ -183,7 +184,7 @@ def test_every_customer_has_contacts_and_activities(today):
         assert activities[customer.id] >= 1, customer
     assert all(c.name and c.title and c.office_phone for c in Contact.select())
     for activity in Activity.select(Activity, Customer).join(Customer):
-        assert activity.customer.created_at.date() <= activity.date < today
+        assert local(activity.customer.created_at).date() <= activity.date < today
         assert activity.place and activity.summary
 
 
@@ -202,13 +203,13 @@ def test_two_years_of_orders_whose_lines_copy_their_product(today):
     assert mismatched.count() == 0
     assert all(line.quantity > 0 for line in OrderLine.select())
     for order in Order.select(Order, Customer).join(Customer):
-        assert order.customer.created_at.date() <= order.date
+        assert local(order.customer.created_at).date() <= order.date
         assert order.address
 
 
 def test_some_customers_stopped_ordering_and_churn_is_in_every_status(today):
     stopped = [c for c in Customer.active()
-               if c.created_at.date() < today - SIX_MONTHS
+               if local(c.created_at).date() < today - SIX_MONTHS
                and (last_order(c) is None or last_order(c) < today - SIX_MONTHS)]
     assert 2 <= len(stopped) <= 8
     open_records = {r.customer_id for r in ChurnRecord.select()
@@ -220,7 +221,7 @@ def test_some_customers_stopped_ordering_and_churn_is_in_every_status(today):
     for record in records.values():
         assert record.last_order_date == last_order(record.customer)
         assert record.last_order_date < today - SIX_MONTHS
-        assert record.created_at.date() > record.last_order_date + SIX_MONTHS
+        assert local(record.created_at).date() > record.last_order_date + SIX_MONTHS
     assert records[ChurnRecord.WARNING].customer.status == Customer.ACTIVE
     postponed = records[ChurnRecord.POSTPONED]
     assert postponed.measures and postponed.customer.status == Customer.ACTIVE
@@ -267,7 +268,7 @@ def test_services_in_every_status_with_their_history(today):
     sent_back = 0
     for s in services:
         assert s.summary and s.request and s.created_by.username in MANAGERS
-        assert s.created_at < datetime.datetime.combine(today, datetime.time())
+        assert s.created_at < day_start(today)
         steps = [to for _, to, _, _ in history(s)]
         sent_back += steps.count(ServiceRequest.ASSIGNED) > 1
         path = {ServiceRequest.NEW: [ServiceRequest.NEW],

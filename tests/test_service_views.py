@@ -7,10 +7,11 @@ from urllib.parse import unquote
 import pytest
 
 from models import Customer, ServiceRequest, StatusChange
+from models.base import local, local_today, stored
 from tests.conftest import csrf_token
 
-NOW = datetime.datetime(2026, 11, 20, 10, 0)
-TODAY = datetime.date.today()
+NOW = stored(datetime.datetime(2026, 11, 20, 10, 0))  # 10:00 on the company's clock
+TODAY = local_today()  # the company's day (TIMEZONE), not UTC's
 FORM = {"service_type": "咨询", "summary": "批量采购价格咨询", "request": "采购 50 台以上有无折扣"}
 
 
@@ -82,7 +83,7 @@ def test_a_manager_creates_a_service_and_cannot_forge_its_stamps(client_for, use
     s = ServiceRequest.get()
     assert (s.status, s.created_by_id, s.assigned_to_id, s.customer_id) == (
         ServiceRequest.NEW, users["xiaoming"].id, None, book["mine"].id)
-    assert s.created_at.date() == TODAY
+    assert local(s.created_at).date() == TODAY
     assert [c.to_status for c in StatusChange.of(s)] == ["new"]
     assert "成功" in flashes(client)
 
@@ -180,7 +181,7 @@ def test_a_supervisor_assigns_a_service_in_its_row(client_for, users, book):
     assert unquote(response.headers["Location"]) == back  # the list as the user left it
     s = ServiceRequest.get_by_id(s.id)
     assert (s.status, s.assigned_to_id) == (ServiceRequest.ASSIGNED, users["wangcai"].id)
-    assert s.assigned_at.date() == TODAY
+    assert local(s.assigned_at).date() == TODAY
     assert StatusChange.of(s).order_by(StatusChange.id.desc()).first().changed_by_id == \
         users["supervisor"].id
     assert "已分配给 旺财" in flashes(client)
@@ -230,7 +231,7 @@ def test_new_services_are_filtered_by_type_and_by_a_range_of_creation_days(clien
                                                                          book):
     service(users, book, summary="早的咨询")
     late = service(users, book, service_type="投诉", summary="晚的投诉")
-    ServiceRequest.update(created_at=datetime.datetime(2026, 11, 22, 23, 59, 59)) \
+    ServiceRequest.update(created_at=stored(datetime.datetime(2026, 11, 22, 23, 59, 59))) \
         .where(ServiceRequest.id == late.id).execute()
     client = client_for("supervisor")
     page = text(client.get("/admin/service_assign/?flt0_0=投诉"))
@@ -291,7 +292,7 @@ def test_the_assignee_handles_a_service(client_for, users, book):
     s = ServiceRequest.get_by_id(s.id)
     assert (s.status, s.handling, s.handled_by_id) == (ServiceRequest.HANDLED, "已发送报价单",
                                                        users["xiaoming"].id)
-    assert s.handled_at.date() == TODAY
+    assert local(s.handled_at).date() == TODAY
     assert "保存成功" in flashes(client)
 
 

@@ -4,7 +4,7 @@ import datetime
 
 from peewee import JOIN, CharField, DateField, DateTimeField, ForeignKeyField, TextField, fn
 
-from ..base import N_, BaseModel, now, required_text
+from ..base import N_, BaseModel, day_start, local, now, required_text
 from ..history import Workflow, transition
 from ..security import User
 from .customer import Customer, customers_of
@@ -54,6 +54,7 @@ class ChurnRecord(Workflow, BaseModel):
 
         Silent: his last order is older than the cutoff, or he never ordered and
         was created before it. A customer with an open record gets no second one.
+        ``today`` is the company's date (``local_today()``), the cutoff a company day.
         Returns the records created.
         """
         cutoff = months_before(today, months)
@@ -67,8 +68,7 @@ class ChurnRecord(Workflow, BaseModel):
                          Customer.id.not_in(open_records),
                          (last_order.c.last < cutoff) |
                          (last_order.c.last.is_null() &
-                          (Customer.created_at < datetime.datetime.combine(cutoff,
-                                                                           datetime.time()))))
+                          (Customer.created_at < day_start(cutoff))))
                   .order_by(Customer.id).tuples())
         at = at or now()
         with cls._meta.database.atomic():
@@ -82,7 +82,7 @@ class ChurnRecord(Workflow, BaseModel):
         text = required_text(measure, self.TEXT_LIMIT, "measure", N_("追加暂缓措施"),
                              multiline=True)
         author = by if isinstance(by, User) else User.get_by_id(by)
-        entry = f"{at:%Y-%m-%d %H:%M} {author}：{text}"
+        entry = f"{local(at):%Y-%m-%d %H:%M} {author}：{text}"  # the company's clock
         with self._meta.database.atomic():
             current = ChurnRecord.select(ChurnRecord.measures) \
                 .where(ChurnRecord.id == self.id).scalar()

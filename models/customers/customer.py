@@ -16,6 +16,7 @@ from ..base import (
     Refusals,
     check_texts,
     decimal_in_column,
+    local,
     now,
     record_key,
 )
@@ -135,14 +136,16 @@ class Customer(Workflow, BaseModel):
 
     @classmethod
     def create_numbered(cls, at, attempts=20, **fields):
-        """Create a customer under the next free number of ``at``'s day.
+        """Create a customer under the next free number of ``at``'s day (the company's
+        day: a customer made at 01:30 Beijing time is numbered by that day, whatever
+        UTC says).
 
         Two transactions numbering at the same moment may pick the same number;
         the unique index refuses the second, which takes the next one (each try
         in its own savepoint, so the surrounding transaction survives).
         """
         for _ in range(attempts):
-            number = cls.next_number(at.date())
+            number = cls.next_number(local(at).date())
             try:
                 with cls._meta.database.atomic():
                     return cls.create(number=number, created_at=at, **fields)

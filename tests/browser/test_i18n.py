@@ -4,12 +4,11 @@ The date pickers (daterangepicker + moment) and select2 are built by
 Flask-Admin's form.js with English defaults; static/crm-locale.js gives them
 the page's texts. Only a browser shows whether that worked.
 """
-import datetime
 
-from models import Customer, ServiceRequest
+from models import Customer, ServiceRequest, now
 from tests.browser.test_shell import log_in
 
-NOW = datetime.datetime.now()
+NOW = now()  # as stored: UTC
 
 
 def an_archived_service(users):

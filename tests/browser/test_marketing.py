@@ -1,8 +1,8 @@
 """营销管理 as people do it: a supervisor records and assigns, a manager plans and develops."""
-import datetime
 import os
 
 from models import Customer, Opportunity
+from models.base import local_today
 from tests.browser.test_shell import SHOTS, log_in
 
 
@@ -55,7 +55,7 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     manager.wait_for_url("**/admin/")
     manager.goto("/admin/plan/")
     manager.click("a.crm-row-action:has-text(\"制定计划\")")
-    manager.fill("#date", datetime.date.today().isoformat())
+    manager.fill("#date", local_today().isoformat())  # the company's day
     manager.fill("#content", "上门演示新款电视")
     manager.click("#crm-plan-add button[type=submit]")
     assert "上门演示新款电视" in manager.input_value(".crm-item-edit input[name=content]")
