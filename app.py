@@ -212,8 +212,11 @@ def _limit_logins(app):
     def address_and_username():
         return f"{get_remote_address()}|{login_identity(request.form.get('username'))}"
 
+    # A shared store that is down must not stop every login: the throttle is skipped
+    # (and logged by Flask-Limiter) while the lockout, kept in the database, still holds.
     limiter = Limiter(address_and_username, app=app, default_limits=[],
-                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"),
+                      swallow_errors=True)
     app.view_functions["security.login"] = limiter.limit(
         app.config["LOGIN_LIMITS"], methods=["POST"])(app.view_functions["security.login"])
     app.extensions["crm_limiter"] = limiter

@@ -186,10 +186,10 @@ def test_the_lock_message_speaks_english_in_the_english_ui(app, users):
     assert "this account is locked until" in page and LOCKED not in page
 
 
-def worker(fresh_app, path):
+def worker(fresh_app, path, **config):
     """A server process of its own: an app with its own limiter, on the shared database."""
     return fresh_app(TESTING=True, DATABASE_URL=f"sqlite:///{path}", SECRET_KEY="k",
-                     SECURITY_PASSWORD_SALT="s", SECURITY_PASSWORD_HASH="plaintext")
+                     SECURITY_PASSWORD_SALT="s", SECURITY_PASSWORD_HASH="plaintext", **config)
 
 
 def test_two_workers_enforce_one_lockout_and_a_restart_keeps_it(fresh_app, tmp_path):
@@ -437,3 +437,17 @@ def test_an_unknown_uniquifier_in_a_session_is_no_session(app, users):
     with thief.session_transaction() as session:
         session["_user_id"] = uuid.uuid4().hex
     assert thief.get("/admin/").status_code == 302
+
+
+def test_a_throttle_store_that_is_down_stops_no_login(fresh_app, tmp_path):
+    """Redis unreachable: the login still answers, and the lockout still counts."""
+    app = worker(fresh_app, tmp_path / "down.db", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    with app.app_context():
+        schema.upgrade(db.obj)
+        reference.load()
+    make_user(app, "laowang", "老王", ["manager"])
+    response = login(app.test_client(), "laowang", PASSWORD)
+    assert response.status_code == 302
+    for _ in range(5):
+        login(app.test_client(), "laowang", "wrong")
+    assert LOCKED in text(login(app.test_client(), "laowang", PASSWORD))
