@@ -611,20 +611,24 @@ class CrmModelView(PermissionMixin, ModelView):
     def may(self, code, row):
         """Whether the current user may apply ``code`` to ``row`` (for row buttons).
 
-        "own" is decided by one query per page and code, not one per row.
+        "own" is decided by one query per page and code, asking about the rows on the
+        page only (not every row the user owns: a 客户经理 may own thousands).
         """
         scope = current_scope(code)
         if scope == ALL:
             return True
         if scope != OWN:
             return False
-        cache = g.setdefault("crm_owned_ids", {})
-        key = (self.endpoint, code)
-        if key not in cache:
+        asked, owned = g.setdefault("crm_owned_ids", {}).setdefault(
+            (self.endpoint, code), (set(), set()))
+        if row.id not in asked:
+            page = g.get("crm_page_ids", {}).get(self.endpoint, ())
+            ids = [i for i in page if i not in asked] if row.id in page else [row.id]
             pk = self.model._meta.primary_key
-            cache[key] = {r[0] for r in self.scoped(self.base_query().select(pk), code)
-                          .tuples()}
-        return row.id in cache[key]
+            owned.update(r[0] for r in self.scoped(
+                self.base_query().select(pk).where(pk.in_(ids)), code).tuples())
+            asked.update(ids)
+        return row.id in owned
 
     def _get_list_extra_args(self):
         """The list's query string, with ?page= a whole number up to MAX_PAGE, else the
@@ -643,6 +647,8 @@ class CrmModelView(PermissionMixin, ModelView):
                                        execute=execute, page_size=page_size)
         if execute:
             rows = list(rows)
+            # the rows a page shows: what its row buttons ask about (``may``)
+            g.setdefault("crm_page_ids", {})[self.endpoint] = [row.id for row in rows]
             for column in self.column_list or ():
                 if isinstance(column, str):
                     attach_related(rows, self.model, column.split("."))

@@ -1,6 +1,7 @@
 """Row scope: a 客户经理 reaches only his own records on every path; a 销售主管 all."""
 import datetime
 import json
+import logging
 
 import pytest
 
@@ -178,3 +179,18 @@ def test_a_parameter_named_like_url_fors_own_is_ignored(client_for, book):
             response = client.get(f"{path}?{query}")
             assert response.status_code in (200, 403), (path, query)
             assert "javascript://" not in response.get_data(as_text=True)
+
+
+def test_row_buttons_ask_about_the_rows_on_the_page_not_all_the_user_owns(client_for, users,
+                                                                          caplog):
+    """A 客户经理 owning 45 customers: the page of 20 asks about its 20 rows only."""
+    for seq in range(1, 46):
+        customer(users["xiaoming"], f"小明的客户{seq}", seq)
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    page = client_for("xiaoming").get("/admin/customer/").get_data(as_text=True)
+    assert page.count("/admin/customer/edit/?id=") == 20  # his own: 编辑 on every row
+    queries = [r.msg for r in caplog.records if r.name == "peewee" and isinstance(r.msg, tuple)]
+    asked = [params for sql, params in queries
+             if sql.startswith('SELECT "t1"."id" FROM "customer"') and " IN (" in sql]
+    assert asked and max(len(params) for params in asked) <= 20 + 5, asked
+    assert all(len(params) < 45 for params in asked)
