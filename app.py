@@ -610,6 +610,7 @@ def _register_routes(app):
     def _locales():
         return {"crm_locales": LOCALES, "crm_locale": str(get_locale())}
 
+    from admin_views.base import safe_return_url
     from admin_views.formats import shown, shown_time
     app.add_template_filter(shown, "translated")  # texts the models marked with N_
     app.add_template_filter(shown_time, "local_time")  # a stored time, as TIMEZONE reads it
@@ -667,5 +668,4 @@ def _register_routes(app):
             if current_user.is_authenticated:
                 current_user.locale = code
                 current_user.save(only=[models.User.locale])
-        # unsafe ``next`` values never get here (drop_unsafe_return_urls)
-        return redirect(request.args.get("next") or url_for("admin.index"))
+        return redirect(safe_return_url(request.args.get("next")) or url_for("admin.index"))

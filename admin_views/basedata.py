@@ -1,7 +1,6 @@
 """基础数据 screens: the data dictionary, product and stock lookup."""
 from flask import flash, redirect, request
 from flask_admin import expose
-from flask_admin.helpers import get_redirect_target
 
 from models import DictionaryEntry, DomainError, Product, Stock
 
@@ -42,7 +41,7 @@ class DictionaryView(CrmModelView):
                 entry.ensure_editable()
         except DomainError as exc:
             flash(domain_message(exc), "error")
-            return redirect(get_redirect_target() or self.get_url(".index_view"))
+            return redirect(self.return_url())
         return super().edit_view()
 
     @staticmethod

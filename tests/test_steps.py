@@ -15,7 +15,15 @@ from flask_admin.base import BaseView
 from flask_admin.model import BaseModelView
 
 from admin_views.base import CrmModelView, safe_return_url
-from models import ChurnRecord, Customer, DomainError, Opportunity, ServiceRequest, StatusChange
+from models import (
+    ChurnRecord,
+    Customer,
+    DictionaryEntry,
+    DomainError,
+    Opportunity,
+    ServiceRequest,
+    StatusChange,
+)
 from models.history import transition
 from tests.conftest import csrf_token
 
@@ -403,3 +411,29 @@ def test_the_models_refuse_a_crafted_manager_without_asking_the_database(users, 
         with pytest.raises(DomainError) as refused:
             record.assign(manager, by=users["supervisor"], at=NOW)
         assert refused.value.field == "manager"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\t/evil"])
+def test_a_redirect_checks_its_url_itself_not_only_the_request_hook(app, client_for, users,
+                                                                  target):
+    """Each redirect that takes a URL from the request goes through safe_return_url,
+    even with the request-wide hook (drop_unsafe_return_urls) switched off."""
+    from admin_views.base import drop_unsafe_return_urls
+    hooks = app.before_request_funcs[None]
+    index = hooks.index(drop_unsafe_return_urls)
+    hooks.remove(drop_unsafe_return_urls)
+    try:
+        response = app.test_client().get("/locale/en", query_string={"next": target})
+        assert response.headers["Location"] == "/admin/"
+        locked = DictionaryEntry.get(DictionaryEntry.editable == False)  # noqa: E712
+        response = client_for("admin").get("/admin/dictionary/edit/",
+                                           query_string={"id": locked.id, "url": target})
+        location = response.headers["Location"]  # a tab in a query string reads as a space
+        assert location.startswith("/") and safe_return_url(location) == location
+        record = churn(users)
+        client = client_for("xiaoming")
+        response = client.post(f"/admin/churn/postpone/?id={record.id}", data={
+            "measure": "电话回访", "url": target, "csrf_token": token(client)})
+        assert response.headers["Location"] == "/admin/churn/"
+    finally:
+        hooks.insert(index, drop_unsafe_return_urls)
