@@ -133,8 +133,8 @@ def create_app(test_config=None):
     _force_password_change(app)
 
     from admin_views import init_admin
-    from admin_views.base import drop_unsafe_return_urls
-    app.before_request(drop_unsafe_return_urls)  # url=/next= stay on this site, on every page
+    from admin_views.base import clean_request
+    app.before_request(clean_request)  # return URLs on this site, query strings cleaned
     init_admin(app)
     _register_routes(app)
 
