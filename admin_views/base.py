@@ -7,7 +7,6 @@ delete, actions, export and related-record lookups.
 """
 import functools
 import itertools
-import re
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, has_request_context, redirect, request, session, url_for
@@ -52,7 +51,6 @@ NOTHING = SQL("1 = 0")
 # (a browser drops a tab or newline and may read "/\t/evil.example" as "//evil.example").
 RETURN_URL_LIMIT = 2000
 RETURN_PARAMS = ("url", "next")
-UNSAFE_URL = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 # Bounds of what a query string may ask for (see "Input from requests", ARCHITECTURE.md).
@@ -61,12 +59,6 @@ SEARCH_LIMIT = 100  # characters of ?search= and of a picker's query that are re
 SEARCH_PARAMETERS = ("search", "query")  # the list's search box, a picker's typed text
 LOOKUP_LIMIT, LOOKUP_OFFSET = 50, 10 ** 5  # a picker's ?limit= and ?offset=
 MAX_SELECTED = 1000  # records one action or bulk step may name (ten full pages)
-
-
-def record_id(value):
-    """A posted record key as an int, or None for anything else (blank, text, negative,
-    too large for the databases): the model's ``record_key``."""
-    return record_key(value)
 
 
 def clean_query_string():
@@ -129,7 +121,8 @@ def bounded_number(text, default, low, high):
 def safe_return_url(target):
     """``target`` if it is a path on this site (``/admin/...?...``), else None."""
     if not isinstance(target, str) or not target.startswith("/") \
-            or len(target) > RETURN_URL_LIMIT or UNSAFE_URL.search(target):
+            or len(target) > RETURN_URL_LIMIT or "\\" in target \
+            or has_control_characters(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or target.startswith("//"):
@@ -350,7 +343,7 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return scope_query(self.model.select(), self.model, self.scope_code)
 
     def get_one(self, pk):
-        key = record_id(pk)
+        key = record_key(pk)
         if key is None:
             return None
         return self.query().where(self.model._meta.primary_key == key).first()
@@ -498,7 +491,7 @@ class CrmModelView(PermissionMixin, ModelView):
         keys = request.values.getlist("id")
         if many:
             keys += [k for k in (request.values.get("ids") or "").split(",") if k]
-        pks = list(dict.fromkeys(record_id(k) for k in keys))  # a form posting to ?id= repeats it
+        pks = list(dict.fromkeys(record_key(k) for k in keys))  # a form posting to ?id= repeats it
         if not pks or None in pks or (len(pks) > 1 and not many) or len(pks) > MAX_SELECTED:
             return []
         pk = self.model._meta.primary_key
@@ -592,7 +585,7 @@ class CrmModelView(PermissionMixin, ModelView):
     def get_one(self, id, code=None):
         """The record, if this user may reach it for the operation in progress (or ``code``);
         None for a crafted key (text, negative, 30 digits), never queried."""
-        pk = record_id(id)
+        pk = record_key(id)
         if pk is None:
             return None
         query = self.get_query().where(self.model._meta.primary_key == pk)
@@ -604,7 +597,7 @@ class CrmModelView(PermissionMixin, ModelView):
     def selected(self, ids, code=None):
         """The records of an action's ``ids`` this user may reach (under ``code`` too);
         none if any key is crafted or they are more than a bulk step takes."""
-        pks = list(dict.fromkeys(record_id(i) for i in ids))
+        pks = list(dict.fromkeys(record_key(i) for i in ids))
         if not pks or None in pks or len(pks) > MAX_SELECTED:
             return []
         query = self.get_query().where(self.model._meta.primary_key.in_(pks))
@@ -826,6 +819,6 @@ def link(url, text):
 
 __all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
            "clean_request", "current_page", "current_scope", "domain_message", "link",
-           "record_id", "refuse_control_characters",
+           "record_key", "refuse_control_characters",
            "safe_return_url", "scope_query", "show_error", "spreadsheet_safe", "status_filter",
            "status_formatter", "user_can", "workflow_step"]

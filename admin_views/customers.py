@@ -38,13 +38,13 @@ from .base import (
     _l,
     current_scope,
     domain_message,
-    record_id,
+    record_key,
     status_filter,
     status_formatter,
     workflow_step,
 )
 from .filters import ChoiceFilter, DayRange, DictionaryOptions, ManagerFilter
-from .formats import money
+from .formats import money, stars
 
 CUSTOMER_LABELS = {
     "number": _l("客户编号"), "name": _l("名称"), "region": _l("地区"),
@@ -57,11 +57,6 @@ CUSTOMER_LABELS = {
     "national_tax_no": _l("国税登记号"), "status": _l("状态"), "created_at": _l("创建时间"),
     "customer": _l("客户"),
 }
-
-
-def stars(view, context, model, name):
-    value = getattr(model, name)
-    return "☆" * value if value else ""
 
 
 def level_label(view, context, model, name):
@@ -200,7 +195,7 @@ class PerCustomerView(CrmModelView):
 
     def get_url(self, endpoint, **kwargs):
         """The 创建 of a customer's list leads to a form for that customer (?customer=)."""
-        customer_id = record_id(request.args.get("customer"))
+        customer_id = record_key(request.args.get("customer"))
         if endpoint == ".create_view" and customer_id and "customer" not in kwargs:
             kwargs["customer"] = customer_id
         return super().get_url(endpoint, **kwargs)
@@ -209,14 +204,14 @@ class PerCustomerView(CrmModelView):
         """A record added from a customer's list belongs to that customer by default
         (if the user may reach him: the picker's scope decides)."""
         form = super().create_form(obj)
-        customer_id = record_id(request.args.get("customer"))
+        customer_id = record_key(request.args.get("customer"))
         if customer_id and request.method == "GET" and "customer" in form:
             form.customer.data = self._form_ajax_refs["customer"].get_one(customer_id)
         return form
 
     def base_query(self):
         query = self.model.select()
-        customer_id = record_id(request.args.get("customer"))
+        customer_id = record_key(request.args.get("customer"))
         if customer_id:
             query = query.where(self.model.customer == customer_id)
         return query

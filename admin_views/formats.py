@@ -50,6 +50,12 @@ def _time_cell(view, value, name):
     return shown_time(value)
 
 
+def stars(view, context, model, name):
+    """A rating 1–5 (满意度, 信用度) as ☆ to ☆☆☆☆☆."""
+    value = getattr(model, name)
+    return "☆" * value if value else ""
+
+
 def user_label(user):
     """A user as offered in a choice: 姓名（用户名）, names being alike."""
     return gettext("%(name)s（%(username)s）", name=user.full_name, username=user.username)

@@ -20,7 +20,7 @@ from .base import (
     RowButton,
     _l,
     domain_message,
-    record_id,
+    record_key,
     status_filter,
     status_formatter,
     workflow_step,
@@ -62,7 +62,7 @@ class OpportunityDetails:
 
 class AssignForm(BaseForm):
     # Any number passes the form; the model says whether it is an active 客户经理.
-    manager = SelectField(_l("指派给"), coerce=record_id, validate_choice=False,
+    manager = SelectField(_l("指派给"), coerce=record_key, validate_choice=False,
                           validators=[validators.InputRequired()])
 
 
@@ -255,7 +255,7 @@ class PlanView(OpportunityDetails, CrmModelView):
 
     @staticmethod
     def _item(opportunity):
-        item = PlanItem.get_or_none(PlanItem.id == record_id(request.form.get("item")),
+        item = PlanItem.get_or_none(PlanItem.id == record_key(request.form.get("item")),
                                     PlanItem.opportunity == opportunity)
         if item is None:
             raise DomainError(N_("计划项不存在"))

@@ -31,12 +31,6 @@ def role_names(view, context, model, name):
     return pgettext("list separator", "、").join(shown(n) for n in model.role_display_names())
 
 
-def to_the_minute(view, context, model, name):
-    """A time as people read it (2026-11-20 09:05, in TIMEZONE), without seconds and
-    microseconds: the one time formatter, also for Flask-Security's login times."""
-    return shown_time(getattr(model, name))
-
-
 def lock_status(view, context, model, name):
     """已锁定 (until when) for an account locked by failed logins; nothing otherwise."""
     if not model.is_locked():
@@ -76,8 +70,8 @@ class UserView(CrmModelView):
                      "role_ids": _l("角色"), "locked_until": _l("锁定")}
     column_searchable_list = ["username", "full_name"]
     column_filters = ["active"]
-    column_formatters = {"roles": role_names, "last_login_at": to_the_minute,
-                         "created_at": to_the_minute, "locked_until": lock_status}
+    # times (上次登录 …) to the minute in TIMEZONE: the datetime type formatter of the base
+    column_formatters = {"roles": role_names, "locked_until": lock_status}
     column_export_list = ["username", "full_name", "email", "active", "last_login_at"]
     form_columns = ["username", "full_name", "email", "active", "role_ids", "new_password"]
     form_extra_fields = {

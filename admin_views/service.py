@@ -24,14 +24,14 @@ from .base import (
     ScopedAjaxLoader,
     _l,
     current_page,
-    record_id,
+    record_key,
     show_error,
     status_filter,
     status_formatter,
     workflow_step,
 )
 from .filters import ChoiceFilter, DayRange, DictionaryOptions
-from .formats import user_label
+from .formats import stars, user_label
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),
@@ -42,11 +42,6 @@ LABELS = {
 }
 DETAILS = list(LABELS)
 TEXT_LIMIT = ServiceRequest.TEXT_LIMIT
-
-
-def stars(view, context, model, name):
-    value = getattr(model, name)
-    return STAR * value if value else ""
 
 
 def multiline(view, context, model, name):
@@ -87,7 +82,7 @@ class FeedbackForm(BaseForm):
 
 class AssignForm(BaseForm):
     # Any number passes the form; the model says whether it is an active 客户经理.
-    manager = SelectField(_l("分配给"), coerce=record_id, validate_choice=False,
+    manager = SelectField(_l("分配给"), coerce=record_key, validate_choice=False,
                           validators=[validators.InputRequired()])
 
 
