@@ -24,7 +24,8 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     page.fill("#contact", "周女士")
     page.fill("#contact_phone", "0512-6666")
     page.fill("#description", "春节前完成")
-    page.click("input[type=submit].btn-primary")
+    with page.expect_navigation():  # read the answer, not the page it replaces
+        page.click("input[type=submit].btn-primary")
     assert page.is_visible("#customer_name.is-invalid")
     assert page.input_value("#summary") == "门店换新 30 台电视"
     shot(page, "opportunity-invalid.png")
@@ -57,11 +58,13 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     manager.click("a.crm-row-action:has-text(\"制定计划\")")
     manager.fill("#date", local_today().isoformat())  # the company's day
     manager.fill("#content", "上门演示新款电视")
-    manager.click("#crm-plan-add button[type=submit]")
+    with manager.expect_navigation():
+        manager.click("#crm-plan-add button[type=submit]")
     assert "上门演示新款电视" in manager.input_value(".crm-item-edit input[name=content]")
     manager.click("text=执行计划")
     manager.fill(".crm-item-result textarea", "客户确认订购")
-    manager.click(".crm-item-result button")
+    with manager.expect_navigation():
+        manager.click(".crm-item-result button")
     assert manager.input_value(".crm-item-result textarea") == "客户确认订购"
     shot(manager, "plan-execute.png")
     manager.goto("/admin/plan/")
@@ -73,6 +76,7 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     customer = Customer.get(Customer.name == "苏州河畔家电")
     assert customer.number in manager.inner_text(".alert-success")
     shot(manager, "plan-developed.png")
-    manager.click(f"text={customer.number}")
+    with manager.expect_navigation():
+        manager.click(f"text={customer.number}")
     assert "苏州河畔家电" in manager.inner_text("table")
     context.close()

@@ -10,7 +10,8 @@ def log_in(page, username, password=PASSWORD):
     page.goto("/admin/")
     page.fill("#username", username)
     page.fill("#password", password)
-    page.click("#crm-login")
+    with page.expect_navigation():  # the next page is read only once it has arrived
+        page.click("#crm-login")
 
 
 def test_a_manager_logs_in_sees_his_menu_switches_to_english_and_logs_out(page, users):
@@ -24,8 +25,8 @@ def test_a_manager_logs_in_sees_his_menu_switches_to_english_and_logs_out(page, 
         page.screenshot(path=os.path.join(SHOTS, "home-zh.png"), full_page=True)
 
     page.click("#crm-locale")
-    page.click("text=English")
-    page.wait_for_url("**/admin/")
+    with page.expect_navigation():
+        page.click("text=English")
     assert "Log out" in page.inner_text("#crm-logout")
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "home-en.png"), full_page=True)
@@ -48,7 +49,8 @@ def test_the_administrator_grants_a_permission_in_the_matrix(page, users):
     page.goto("/admin/permission/")
     page.click("text=高管")
     page.check('input[name="basedata.product"]')
-    page.click("#crm-permission-form button[type=submit]")
+    with page.expect_navigation():
+        page.click("#crm-permission-form button[type=submit]")
     assert page.is_visible(".alert-success")
     if SHOTS:
         page.screenshot(path=os.path.join(SHOTS, "permissions.png"), full_page=True)
