@@ -10,14 +10,14 @@ from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
 from flask_security import current_user
 
-from . import basedata, customers, marketing, reports, security, service
-from .base import _l
+from . import basedata, customers, home, marketing, reports, security, service
+from .base import _l, user_can
 
 MODULES = [marketing, customers, service, reports, basedata, security]
 
 
 class HomeView(AdminIndexView):
-    """The page after login: who you are and what you may open."""
+    """工作台, the page after login: the work waiting for the user (admin_views/home.py)."""
 
     def is_accessible(self):
         return current_user.is_authenticated
@@ -27,7 +27,12 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        return self.render("admin/home.html")
+        granted = any(item.is_category() and item.get_children() for item in self.admin.menu())
+        return self.render("admin/home.html", board=home.board(), granted=granted,
+                           load=home.manager_load() if user_can("marketing.opportunity.assign")
+                           else None,
+                           administration=home.administration() if user_can("security.user")
+                           else None)
 
 
 def init_admin(app):
@@ -42,6 +47,8 @@ def init_admin(app):
         # CSP nonce (app.py: _secure_headers).
         csp_nonce_generator=app.jinja_env.globals["csp_nonce"],
     )
+    # the to-do badge of the navbar, on every page (counted only where a page shows it)
+    app.context_processor(lambda: {"crm_todo": home.todo_badge})
     for module in MODULES:
         for view in module.views():
             admin.add_view(view)

@@ -22,6 +22,7 @@ from models import (
     Order,
     OrderLine,
     User,
+    work,
 )
 from models.base import Msgid, local_today, now
 from models.basedata import CUSTOMER_LEVEL, REGION
@@ -40,10 +41,11 @@ from .base import (
     domain_message,
     record_key,
     status_filter,
+    UserName,
     status_formatter,
     workflow_step,
 )
-from .filters import ChoiceFilter, DayRange, DictionaryOptions, ManagerFilter
+from .filters import ChoiceFilter, DayRange, DictionaryOptions, ManagerFilter, RuleFilter
 from .formats import money, stars
 
 CUSTOMER_LABELS = {
@@ -85,8 +87,10 @@ class CustomerView(CrmModelView):
         ChoiceFilter(Customer.level, _l("客户等级"), DictionaryOptions(CUSTOMER_LEVEL, "value"),
                      coerce=int),
         ManagerFilter(Customer.manager, _l("客户经理")),
+        RuleFilter(Customer.id, _l("90 天无交往"), work.silent),
     ]
-    column_sortable_list = ["number", "name", "region", "level"]
+    column_sortable_list = ["number", "name", "region", ("manager", UserName(Customer.manager)),
+                            "level"]
     column_default_sort = "number"
     column_formatters = {"satisfaction": stars, "credit": stars, "level": level_label,
                          "status": status_formatter(Customer.STATUS)}
@@ -322,7 +326,9 @@ class ChurnView(ReadOnlyView):
                      "created_at": _l("预警时间")}
     column_searchable_list = [Customer.name]
     column_search_labels = [_l("客户")]
-    column_sortable_list = ["id", "last_order_date", "confirmed_at", "status"]
+    column_sortable_list = ["id", ("customer.manager",
+                                   UserName(ChurnRecord.customer, Customer.manager)),
+                            "last_order_date", "confirmed_at", "status"]
     column_default_sort = ("id", True)
     column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS),
                       ManagerFilter(ChurnRecord.customer, _l("客户经理"))]

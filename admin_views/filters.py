@@ -12,6 +12,7 @@ import datetime
 
 from flask_admin.babel import lazy_gettext as admin_gettext
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter
+from flask_babel import lazy_gettext as _l
 from peewee import DateTimeField
 
 from models import Customer, DictionaryEntry, User
@@ -101,6 +102,24 @@ class ManagerFilter(ChoiceFilter):
             Customer.select(Customer.id).where(Customer.manager == value)))
 
 
+class RuleFilter(BasePeeweeFilter):
+    """Rows meeting a rule of ``models.work`` (计划到期, 无交往 …), offered as one option
+    (是). The home page links its counts to a list with this filter applied."""
+
+    def __init__(self, column, name, rule):
+        super().__init__(column, name, options=[("1", _l("是"))])
+        self.rule = rule
+
+    def validate(self, value):
+        return value == "1"
+
+    def apply(self, query, value):
+        return query.where(self.rule())
+
+    def operation(self):
+        return admin_gettext("equals")
+
+
 class DayRange(DateBetweenFilter):
     """From one day to another, both included, chosen in Flask-Admin's range picker
     (which sends "YYYY-MM-DD to YYYY-MM-DD"). The days are the company's: on a stored
@@ -118,4 +137,4 @@ class DayRange(DateBetweenFilter):
 
 
 __all__ = ["ChoiceFilter", "DayRange", "DictionaryOptions", "ManagerFilter", "Options",
-           "manager_choices"]
+           "RuleFilter", "manager_choices"]

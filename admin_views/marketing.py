@@ -12,7 +12,7 @@ from flask_security import current_user
 from markupsafe import Markup
 from wtforms import DateField, SelectField, StringField, validators
 
-from models import DomainError, Opportunity, PlanItem
+from models import DomainError, Opportunity, PlanItem, work
 from models.base import N_, local_today, now
 
 from .base import (
@@ -25,6 +25,7 @@ from .base import (
     status_formatter,
     workflow_step,
 )
+from .filters import RuleFilter
 from .formats import shown_time, user_label
 
 LABELS = {
@@ -189,7 +190,9 @@ class PlanView(OpportunityDetails, CrmModelView):
                          "customer": _customer_link}
     column_formatters_detail = {"status": status_formatter(Opportunity.STATUS),
                                 "customer": _customer_link}
-    column_filters = [status_filter(Opportunity.status, Opportunity.DEVELOPMENT_STATUS)]
+    column_filters = [status_filter(Opportunity.status, Opportunity.DEVELOPMENT_STATUS),
+                      RuleFilter(Opportunity.id, _l("计划项到期"), work.plan_due),
+                      RuleFilter(Opportunity.id, _l("30 天无进展"), work.stalled)]
     column_export_list = ["id", "customer_name", "summary", "contact", "contact_phone",
                           "assigned_to", "assigned_at", "status"]
     column_formatters_export = {"status": status_formatter(Opportunity.DEVELOPMENT_STATUS)}

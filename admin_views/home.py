@@ -1,0 +1,223 @@
+"""工作台: the home page hands each user the work waiting for him, and the navbar badge
+counts it on every page.
+
+A panel is a list of the panel (its view, filtered by one of the list's own filters):
+the panel is shown when the user may open that list (and holds ``needs``, the
+permission of the work itself), its count is that list's count query — the same row
+scope, the same filter — and its link opens the list so filtered. What a role sees
+therefore follows what it is granted, a role an administrator builds included, and a
+count never disagrees with the list it opens. Counts stop at ``CAP`` (shown "999+"):
+one indexed query each, never a full count of a big table.
+"""
+import functools
+from dataclasses import dataclass
+
+from flask import current_app, g, url_for
+from flask_babel import lazy_gettext as _l
+from flask_security import current_user
+from peewee import JOIN, fn
+
+from models import ChurnRecord, Customer, Opportunity, PermissionChange, ServiceRequest, User, work
+from models.base import N_, local, local_today, now
+from models.security import PERMISSIONS_BY_CODE, SCOPES
+
+from .base import user_can
+
+CAP = 999
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    label: object
+    endpoint: str
+    filters: tuple = ()  # (a filter's rule function or column, value) of the list's filters
+    needs: str = None  # the permission of the work, beyond opening the list
+    todo: bool = False  # counted in the navbar badge
+    rows: object = None  # a function listing a few of the rows, given the Shown panel
+    hint: object = None
+
+
+ROWS = 5
+
+
+def _view(endpoint):
+    for view in current_app.extensions["admin"][0]._views:
+        if view.endpoint == endpoint:
+            return view
+    raise LookupError(endpoint)
+
+
+def _filter(view, key):
+    """The index and filter of ``view`` that ``key`` names: a RuleFilter's rule or a column."""
+    for index, flt in enumerate(view._filters or ()):
+        if getattr(flt, "rule", None) is key or (
+                not hasattr(flt, "rule") and getattr(flt, "column", None) is key):
+            return index, flt
+    raise LookupError(key)
+
+
+def capped(query):
+    """The number of rows, counted up to CAP + 1."""
+    return query.order_by().limit(CAP + 1).count()
+
+
+def shown_count(count):
+    return f"{CAP}+" if count > CAP else str(count)
+
+
+class Board:
+    """The panels the current user may see; each counted when first asked (the badge asks
+    only the to-do ones), once per request."""
+
+    def __init__(self):
+        self.panels = []
+        for panel in PANELS:
+            view = _view(panel.endpoint)
+            if not view.is_accessible() or (panel.needs and not user_can(panel.needs)):
+                continue
+            query, args = view.get_count_query(), {}
+            for position, (key, value) in enumerate(panel.filters):
+                index, flt = _filter(view, key)
+                query = flt.apply(query, flt.clean(value))
+                args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
+            self.panels.append(Shown(panel, view, query,
+                                     url_for(f"{panel.endpoint}.index_view", **args)))
+
+    @property
+    def todo(self):
+        return sum(shown.count for shown in self.panels if shown.panel.todo)
+
+
+@dataclass
+class Shown:
+    panel: Panel
+    view: object
+    query: object
+    url: str
+
+    @functools.cached_property
+    def count(self):
+        return capped(self.query)
+
+    @property
+    def shown_count(self):
+        return shown_count(self.count)
+
+    @functools.cached_property
+    def rows(self):
+        return self.panel.rows(self) if self.panel.rows and self.count else []
+
+
+def board():
+    """This request's Board (the home page and the badge share it)."""
+    if "crm_board" not in g:
+        g.crm_board = Board() if current_user.is_authenticated else None
+    return g.crm_board
+
+
+def todo_badge():
+    """The navbar's number of things waiting for the user, or None (nothing, or no user)."""
+    if not current_user.is_authenticated:
+        return None
+    count = board().todo
+    return shown_count(min(count, CAP + 1)) if count else None
+
+
+# -- a few rows of some panels ---------------------------------------------------------
+
+def developing(shown):
+    """His developments, longest in development first, with their days."""
+    today = local_today()
+    rows = shown.query.order_by(Opportunity.assigned_at, Opportunity.id).limit(ROWS)
+    return [(row, work.days_in_development(row, today)) for row in rows]
+
+
+def oldest_unassigned(shown):
+    today = local_today()
+    rows = shown.query.order_by(Opportunity.created_at, Opportunity.id).limit(ROWS)
+    return [(row, (today - local(row.created_at).date()).days) for row in rows]
+
+
+def warnings_by_manager(shown):
+    """Open warnings per 客户经理 (his customers'), most first, each linked to the churn list
+    filtered by him."""
+    view = shown.view
+    index, flt = _filter(view, ChurnRecord.customer)
+    warnings = fn.COUNT(ChurnRecord.id)
+    query = (shown.query.select(User.id, User.full_name, User.username, warnings.alias("n"))
+             .join_from(ChurnRecord, Customer).join(User, JOIN.LEFT_OUTER,
+                                                     on=(Customer.manager == User.id))
+             .group_by(User.id, User.full_name, User.username)
+             .order_by(warnings.desc(), User.username).limit(ROWS))
+    status_index, status_flt = _filter(view, ChurnRecord.status)
+    return [(f"{full_name}（{username}）" if username else "—", n,
+             url_for("churn.index_view", **{
+                 f"flt0_{view.get_filter_arg(status_index, status_flt)}": ChurnRecord.WARNING,
+                 f"flt1_{view.get_filter_arg(index, flt)}": user_id}) if user_id else shown.url)
+            for user_id, full_name, username, n in query.tuples()]
+
+
+PANELS = [
+    # what waits for the user's own hand: counted in the badge
+    Panel("plan_due", _l("到期的计划项"), "plan", ((work.plan_due, "1"),),
+          needs="marketing.plan.execute", todo=True, hint=_l("今天及以前应执行、尚无执行效果")),
+    Panel("to_handle", _l("待处理的服务"), "service_handle", todo=True),
+    Panel("to_feedback", _l("待反馈的服务"), "service_feedback", todo=True),
+    Panel("churn_warnings", _l("流失预警"), "churn",
+          ((ChurnRecord.status, ChurnRecord.WARNING),), needs="customers.churn.postpone",
+          todo=True, rows=warnings_by_manager),
+    Panel("unassigned", _l("未指派的销售机会"), "opportunity", needs="marketing.opportunity.assign",
+          todo=True, rows=oldest_unassigned),
+    Panel("to_assign", _l("待分配的服务"), "service_assign", todo=True),
+    # what to keep an eye on
+    Panel("developing", _l("开发中的销售机会"), "plan",
+          ((Opportunity.status, Opportunity.ASSIGNED),), needs="marketing.plan.execute",
+          rows=developing),
+    Panel("stalled", _l("30 天无进展的开发"), "plan", ((work.stalled, "1"),),
+          needs="marketing.opportunity.assign", hint=_l("30 天内没有计划项")),
+    Panel("silent", _l("90 天无交往的客户"), "customer", ((work.silent, "1"),),
+          hint=_l("90 天内没有交往记录")),
+]
+
+
+def manager_load():
+    """Each active 客户经理's load: opportunities in development, open services."""
+    in_development = (Opportunity.select(fn.COUNT(Opportunity.id))
+                      .where(Opportunity.assigned_to == User.id,
+                             Opportunity.status == Opportunity.ASSIGNED))
+    open_services = (ServiceRequest.select(fn.COUNT(ServiceRequest.id))
+                     .where(ServiceRequest.assigned_to == User.id,
+                            ServiceRequest.status.in_([ServiceRequest.ASSIGNED,
+                                                       ServiceRequest.HANDLED])))
+    query = (User.managers().select(User.id, User.full_name, User.username,
+                                    in_development.alias("developing"),
+                                    open_services.alias("services"))
+             .order_by(User.username))
+    return list(query.dicts())
+
+
+def administration():
+    """For whoever manages users: how many, which are locked, the latest grants changed."""
+    moment = now()
+    return {
+        "users": User.select().where(User.active == True).count(),  # noqa: E712
+        "locked": list(User.select().where(User.locked_until > moment)
+                       .order_by(User.locked_until.desc()).limit(ROWS)),
+        "changes": [{"at": change.changed_at, "by": change.changed_by.full_name,
+                     "role": change.role.display_name(),
+                     "permission": PERMISSIONS_BY_CODE[change.permission].label
+                     if change.permission in PERMISSIONS_BY_CODE else change.permission,
+                     "before": GRANT_TEXTS.get(change.before, change.before),
+                     "after": GRANT_TEXTS.get(change.after, change.after)}
+                    for change in PermissionChange.select()
+                    .order_by(PermissionChange.id.desc()).limit(ROWS)],
+    }
+
+
+# PermissionChange's before / after: not granted, granted, granted for own or all rows
+GRANT_TEXTS = {"-": N_("未授予"), "+": N_("已授予"), **SCOPES}
+
+
+__all__ = ["Board", "PANELS", "Panel", "administration", "board", "capped", "manager_load",
+           "todo_badge"]

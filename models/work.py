@@ -1,0 +1,58 @@
+"""工作台: which records are waiting for someone's work, as conditions on their model.
+
+The home page, its to-do badge and the daily digest ask these; the lists offer them
+as filters, so a count on the home page and the list its link opens are the same
+query. Days are the company's (``local_today``); "since" bounds are inclusive.
+"""
+import datetime
+
+from peewee import fn
+
+from .base import day_start, local, local_today
+from .customers import Activity, Customer
+from .marketing import Opportunity, PlanItem
+
+SILENT_DAYS = 90  # a customer without an interaction record for this long is "silent"
+STALLED_DAYS = 30  # a development without plan activity for this long is "stalled"
+
+
+def _today(today):
+    return today or local_today()
+
+
+def open_items():
+    """Plan items without an 执行效果 yet."""
+    return PlanItem.result.is_null() | (PlanItem.result == "")
+
+
+def plan_due(today=None):
+    """Opportunities in development with a plan item due (today or earlier) and not
+    yet executed: what their 客户经理 has to do now."""
+    due = PlanItem.select(PlanItem.opportunity).where(PlanItem.date <= _today(today),
+                                                       open_items())
+    return (Opportunity.status == Opportunity.ASSIGNED) & Opportunity.id.in_(due)
+
+
+def stalled(today=None, days=STALLED_DAYS):
+    """Developments assigned at least ``days`` days ago with no plan item dated within
+    the last ``days`` days or later: nothing done and nothing planned for a month."""
+    since = _today(today) - datetime.timedelta(days=days)
+    recent = PlanItem.select(PlanItem.opportunity).where(PlanItem.date >= since)
+    return ((Opportunity.status == Opportunity.ASSIGNED) &
+            (Opportunity.assigned_at < day_start(since + datetime.timedelta(days=1))) &
+            Opportunity.id.not_in(recent))
+
+
+def silent(today=None, days=SILENT_DAYS):
+    """正常 customers with no interaction record (交往记录) in the last ``days`` days."""
+    since = _today(today) - datetime.timedelta(days=days)
+    recent = Activity.select(Activity.id).where(Activity.customer == Customer.id,
+                                                Activity.date > since)
+    return (Customer.status == Customer.ACTIVE) & ~fn.EXISTS(recent)
+
+
+def days_in_development(opportunity, today=None):
+    """Whole days since the opportunity was assigned (0 on the day itself)."""
+    if opportunity.assigned_at is None:
+        return 0
+    return (_today(today) - local(opportunity.assigned_at).date()).days

@@ -1,0 +1,204 @@
+"""工作台: the rules of the work waiting (models/work.py), and the home page and badge
+that count it per role, within the row scope, each count linked to a list showing as many."""
+import datetime
+import re
+
+import pytest
+
+from models import (
+    Activity,
+    ChurnRecord,
+    Customer,
+    Opportunity,
+    PlanItem,
+    Role,
+    ServiceRequest,
+    work,
+)
+from models.base import day_start, local_today, now
+from tests.conftest import make_user
+
+DAY = datetime.timedelta(days=1)
+
+
+def customer(manager, name, seq):
+    return Customer.create(number=f"KH261201{seq:03d}", name=name, manager=manager,
+                           region="北京", level=1)
+
+
+def opportunity(users, name, manager=None, days_ago=0):
+    found = Opportunity.open(users["supervisor"], customer_name=name, probability=50,
+                             summary=f"{name}的机会", description="-")
+    if manager:
+        found.assign(users[manager], users["supervisor"], at=now() - days_ago * DAY)
+    return found
+
+
+def service(users, on, manager=None, handled=False):
+    found = ServiceRequest.open(users["supervisor"], service_type="咨询", summary=f"{on.name}咨询",
+                                customer=on, request="-")
+    if manager:
+        found.assign(users[manager], users["supervisor"])
+        if handled:
+            found.handle("已答复", users[manager])
+    return found
+
+
+def rows(ids, condition):
+    return {o.id for o in type(next(iter(ids.values()))).select().where(condition)} \
+        & {o.id for o in ids.values()}
+
+
+@pytest.fixture
+def book(users):
+    """小明 and 旺财's work, made by hand; what each panel must count is in the names."""
+    today = local_today()
+    mine = [customer(users["xiaoming"], f"小明的客户{i}", i) for i in (1, 2)]
+    theirs = [customer(users["wangcai"], "旺财的客户", 3)]
+    Activity.create(customer=mine[0], date=today - 10 * DAY, place="上海", summary="拜访")
+    Activity.create(customer=mine[1], date=today - 90 * DAY, place="上海", summary="拜访")  # 90 days ago: silent
+    Activity.create(customer=theirs[0], date=today, place="北京", summary="拜访")
+
+    o = {"due": opportunity(users, "到期", "xiaoming"),
+         "overdue": opportunity(users, "逾期", "xiaoming", days_ago=5),
+         "ahead": opportunity(users, "提前", "xiaoming"),
+         "executed": opportunity(users, "已执行", "xiaoming"),
+         "stalled": opportunity(users, "停滞", "xiaoming", days_ago=40),
+         "theirs": opportunity(users, "旺财的", "wangcai"),
+         "new1": opportunity(users, "未指派一"), "new2": opportunity(users, "未指派二")}
+    PlanItem.create(opportunity=o["due"], date=today, content="今天")
+    PlanItem.create(opportunity=o["overdue"], date=today - 3 * DAY, content="三天前")
+    PlanItem.create(opportunity=o["ahead"], date=today + DAY, content="明天")
+    PlanItem.create(opportunity=o["executed"], date=today - DAY, content="昨天", result="完成")
+    PlanItem.create(opportunity=o["theirs"], date=today, content="今天")
+
+    s = {"new": service(users, mine[0]),
+         "mine": service(users, mine[0], "xiaoming"),
+         "handled": service(users, mine[1], "xiaoming", handled=True),
+         "theirs": service(users, theirs[0], "wangcai")}
+    c = {"mine": ChurnRecord.create(customer=mine[0]),
+         "theirs": ChurnRecord.create(customer=theirs[0]),
+         "postponed": ChurnRecord.create(customer=mine[1], status=ChurnRecord.POSTPONED)}
+    return {"customers": mine + theirs, "opportunities": o, "services": s, "churn": c}
+
+
+# -- the rules, without HTTP ----------------------------------------------------------
+
+def test_a_plan_is_due_from_its_day_on_until_executed(book):
+    o = book["opportunities"]
+    assert rows(o, work.plan_due()) == {o["due"].id, o["overdue"].id, o["theirs"].id}
+    tomorrow = local_today() + DAY
+    assert o["ahead"].id in rows(o, work.plan_due(tomorrow))
+    PlanItem.update(result="完成").where(PlanItem.opportunity == o["due"]).execute()
+    assert o["due"].id not in rows(o, work.plan_due())
+
+
+def test_a_due_plan_of_a_closed_development_waits_for_nobody(book, users):
+    o = book["opportunities"]
+    o["due"].stop(users["xiaoming"])
+    assert o["due"].id not in rows(o, work.plan_due())
+
+
+def test_a_development_stalls_after_30_days_without_plan_activity(book):
+    o = book["opportunities"]
+    assert rows(o, work.stalled()) == {o["stalled"].id}
+    # an item within the last 30 days (or planned ahead) is activity
+    PlanItem.create(opportunity=o["stalled"], date=local_today() - 30 * DAY, content="月初")
+    assert rows(o, work.stalled()) == set()
+    # assigned 29 days ago, nothing planned: not yet stalled
+    Opportunity.update(assigned_at=day_start(local_today() - 29 * DAY)).where(
+        Opportunity.id == o["overdue"].id).execute()
+    PlanItem.delete().where(PlanItem.opportunity == o["overdue"]).execute()
+    assert o["overdue"].id not in rows(o, work.stalled())
+    assert o["overdue"].id in rows(o, work.stalled(local_today() + DAY))
+
+
+def test_a_customer_is_silent_after_90_days_without_an_interaction(book):
+    customers = {c.id: c for c in book["customers"]}
+    silent = {c.id for c in Customer.select().where(work.silent())}
+    assert silent & set(customers) == {book["customers"][1].id}
+    Activity.create(customer=book["customers"][1], date=local_today() - 89 * DAY,
+                    place="上海", summary="电话")
+    assert not {c.id for c in Customer.select().where(work.silent())} & set(customers)
+
+
+def test_days_in_development_count_the_companys_days(book):
+    assert work.days_in_development(book["opportunities"]["stalled"]) == 40
+    assert work.days_in_development(book["opportunities"]["new1"]) == 0
+
+
+# -- the home page, per role -------------------------------------------------------------
+
+PANEL = re.compile(r'id="crm-panel-([a-z_]+)".*?<a class="stretched-link[^"]*" href="([^"]+)">'
+                   r'\s*<div class="display-4 crm-panel-count">([^<]+)</div>', re.S)
+
+
+def panels(client):
+    page = client.get("/admin/").get_data(as_text=True)
+    return {key: (int(count), href.replace("&amp;", "&"))
+            for key, href, count in PANEL.findall(page)}, page
+
+
+def listed(client, href):
+    """The rows the list behind a panel's link shows."""
+    response = client.get(href)
+    assert response.status_code == 200
+    return response.get_data(as_text=True).count('class="list-buttons-column"')
+
+
+def test_a_manager_sees_his_own_work_and_never_his_colleagues(client_for, book):
+    client = client_for("xiaoming")
+    shown, page = panels(client)
+    assert {key: count for key, (count, _) in shown.items()} == {
+        "plan_due": 2, "to_handle": 1, "to_feedback": 1, "churn_warnings": 1,
+        "developing": 5, "silent": 1}
+    for key, (count, href) in shown.items():
+        assert listed(client, href) == count, key
+    # his developments, longest first, with their days
+    assert page.index("停滞") < page.index("逾期") and "40 天" in page
+    # the badge: the to-dos on every page, the same sum
+    badge = re.search(r'id="crm-todo".*?badge-warning">(\d+)<', page, re.S)
+    assert badge and int(badge.group(1)) == 2 + 1 + 1 + 1
+    other = client.get("/admin/customer/").get_data(as_text=True)
+    assert re.search(r'id="crm-todo".*?badge-warning">5<', other, re.S)
+
+
+def test_the_supervisor_sees_the_work_to_hand_out(client_for, book):
+    client = client_for("supervisor")
+    shown, page = panels(client)
+    counts = {key: count for key, (count, _) in shown.items()}
+    assert counts["unassigned"] == 2 and counts["to_assign"] == 1
+    assert counts["stalled"] == 1 and counts["churn_warnings"] == 2
+    for key, (count, href) in shown.items():
+        assert listed(client, href) == count, key
+    # the unassigned, oldest first; warnings per 客户经理, each linked to his
+    assert page.index("未指派一") < page.index("未指派二")
+    for manager in ("小明（xiaoming）", "旺财（wangcai）"):
+        link = re.search(r'<a href="([^"]+)">' + re.escape(manager) + "</a>", page)
+        assert link and listed(client, link.group(1).replace("&amp;", "&")) == 1
+    load = page[page.index('id="crm-manager-load"'):]
+    assert re.search(r"小明（xiaoming）</td><td[^>]*>5</td><td[^>]*>2</td>", load)
+    assert re.search(r"旺财（wangcai）</td><td[^>]*>1</td><td[^>]*>1</td>", load)
+
+
+def test_a_role_gets_the_panels_of_what_it_is_granted(app, client_for, book, users):
+    Role.create(name="服务专员", code="service_clerk", permissions=["service.assign"])
+    users["clerk"] = make_user(app, "clerk", "服务专员甲", ["service_clerk"])
+    shown, page = panels(client_for("clerk"))
+    assert {key: count for key, (count, _) in shown.items()} == {"to_assign": 1}
+    assert "crm-manager-load" not in page
+
+
+def test_nothing_waiting_says_so(client_for, users):
+    shown, page = panels(client_for("xiaoming"))
+    assert all(count == 0 for count, _ in shown.values())
+    assert 'id="crm-todo"' not in page
+
+
+def test_the_administrator_sees_users_locks_and_grant_changes(client_for, users):
+    users["wangcai"].locked_until = now() + datetime.timedelta(minutes=10)
+    users["wangcai"].save()
+    shown, page = panels(client_for("admin"))
+    locked = page[page.index('id="crm-locked-users"'):page.index('id="crm-permission-changes"')]
+    assert "旺财（wangcai）" in locked and "小明" not in locked
+    assert 'id="crm-todo"' not in page
