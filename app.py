@@ -611,8 +611,9 @@ def _register_routes(app):
         return {"crm_locales": LOCALES, "crm_locale": str(get_locale())}
 
     from admin_views.base import safe_return_url
-    from admin_views.formats import shown, shown_time
+    from admin_views.formats import money, shown, shown_time
     app.add_template_filter(shown, "translated")  # texts the models marked with N_
+    app.add_template_filter(money, "money")  # an amount in 元: 7,500.00
     app.add_template_filter(shown_time, "local_time")  # a stored time, as TIMEZONE reads it
 
     @app.route("/favicon.ico")

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from flask import current_app, g, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from peewee import JOIN, fn
@@ -151,7 +152,8 @@ def warnings_by_manager(shown):
              .group_by(User.id, User.full_name, User.username)
              .order_by(warnings.desc(), User.username).limit(ROWS))
     status_index, status_flt = _filter(view, ChurnRecord.status)
-    return [(f"{full_name}（{username}）" if username else "—", n,
+    return [(gettext("%(name)s（%(username)s）", name=full_name, username=username)
+             if username else "—", n,
              url_for("churn.index_view", **{
                  f"flt0_{view.get_filter_arg(status_index, status_flt)}": ChurnRecord.WARNING,
                  f"flt1_{view.get_filter_arg(index, flt)}": user_id}) if user_id else shown.url)

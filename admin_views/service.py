@@ -22,6 +22,7 @@ from .base import (
     CrmModelView,
     RowButton,
     ScopedAjaxLoader,
+    UserName,
     _l,
     current_page,
     record_key,
@@ -32,6 +33,7 @@ from .base import (
 )
 from .filters import ChoiceFilter, DayRange, DictionaryOptions
 from .formats import stars, user_label
+from .profile import PresetCustomer
 
 LABELS = {
     "id": _l("编号"), "service_type": _l("服务类型"), "summary": _l("概要"),
@@ -87,6 +89,9 @@ class AssignForm(BaseForm):
 
 
 STEP_TEMPLATE = "admin/service/step.html"
+# 创建人, 分配给, 处理人: sorted by name
+USER_SORTS = [(name, UserName(getattr(ServiceRequest, name)))
+              for name in ("created_by", "assigned_to", "handled_by")]
 
 
 class ServiceStepView(CrmModelView):
@@ -100,7 +105,7 @@ class ServiceStepView(CrmModelView):
     column_searchable_list = [Customer.name, "summary", "service_type"]
     column_search_labels = [_l("客户"), _l("概要"), _l("服务类型")]
     column_filters = FILTERS
-    column_sortable_list = ["id", "service_type", "summary", "created_at"]
+    column_sortable_list = ["id", "service_type", "summary", "created_at", *USER_SORTS]
     column_default_sort = ("created_at", True)
     column_formatters = FORMATTERS
     column_formatters_detail = DETAIL_FORMATTERS
@@ -116,7 +121,7 @@ class ServiceStepView(CrmModelView):
         return super().render(template, ServiceRequest=ServiceRequest, **kwargs)
 
 
-class ServiceCreateView(ServiceStepView):
+class ServiceCreateView(PresetCustomer, ServiceStepView):
     """服务创建: a 客户经理 records a request; his list is the ones he created that wait."""
 
     permission = create_permission = "service.create"
@@ -258,7 +263,8 @@ class ServiceArchiveView(ServiceStepView):
     permission = export_permission = "service.archive"
     column_list = ["id", "service_type", "summary", "customer", "created_by", "created_at",
                    "assigned_to", "status"]
-    column_sortable_list = ["id", "service_type", "summary", "created_at", "status"]
+    column_sortable_list = ["id", "service_type", "summary", "created_at", "status",
+                            *USER_SORTS]
     column_filters = FILTERS + [status_filter(ServiceRequest.status, ServiceRequest.STATUS)]
     column_export_list = DETAILS
     column_formatters_export = FORMATTERS
