@@ -32,6 +32,7 @@ from flask_babel import Babel, get_locale, gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import user_logged_out
+from flask_mail import Mail
 from flask_security import LoginForm as SecurityLoginForm
 from flask_security import (
     PeeweeUserDatastore,
@@ -51,7 +52,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import models
-from models import db
+from models import db, work
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRANSLATIONS = os.path.join(HERE, "translations")
@@ -126,6 +127,7 @@ def create_app(test_config=None):
     app.extensions["user_datastore"] = datastore = PeeweeUserDatastore(
         db, models.User, models.Role, models.UserRoles)
     Security(app, datastore, login_form=LoginForm, password_util_cls=PasswordPolicy)
+    Mail(app)  # the daily digest (flask send-digest), when MAIL_SERVER is set
 
     _limit_logins(app)
     _lock_accounts(app)
@@ -195,6 +197,7 @@ def _one_clock(app):
     """TIMEZONE is the company's zone: the models count "today" in it (``models.base``),
     and Flask-Babel shows every stored (UTC) time in it (``formats.shown_time``)."""
     models.base.set_time_zone(app.config["TIMEZONE"])  # an unknown name stops the start
+    work.configure(silent_days=app.config["SILENT_DAYS"])
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
 
 

@@ -125,6 +125,20 @@ SETTINGS = [
     Setting("LOCKOUT_MINUTES", 15,
             "the window of those failures, and how long the lock lasts", whole(1)),
     Setting("CHURN_MONTHS", 6, "months without an order before detect-churn warns", whole(1)),
+    Setting("SILENT_DAYS", 90, "days without an interaction record before a customer shows "
+            "on his 客户经理's home page", whole(1)),
+    Setting("BASE_URL", "http://localhost:5000",
+            "the site's address as users open it: the links of the daily digest"),
+    Setting("MAIL_SERVER", None, "the SMTP server of the daily digest (send-digest); unset: "
+            "no mail is sent"),
+    Setting("MAIL_PORT", 25, "its port (587 with MAIL_USE_TLS, 465 with MAIL_USE_SSL)",
+            whole(1)),
+    Setting("MAIL_USE_TLS", False, "STARTTLS after connecting", flag),
+    Setting("MAIL_USE_SSL", False, "TLS from the start", flag),
+    Setting("MAIL_USERNAME", None, "the SMTP login, if the server asks for one"),
+    Setting("MAIL_PASSWORD", None, "its password"),
+    Setting("MAIL_DEFAULT_SENDER", None, "the From address of the digest (default: crm@ and "
+            "the host of BASE_URL)"),
     Setting("BACKUP_DIR", _in_instance("backups"), "where flask backup writes", path),
     Setting("BACKUP_KEEP", 14, "how many of the newest backups are kept", whole(1)),
     Setting("LOG_FILE", None,

@@ -49,6 +49,7 @@ def init_admin(app):
     )
     # the to-do badge of the navbar, on every page (counted only where a page shows it)
     app.context_processor(lambda: {"crm_todo": home.todo_badge})
+    app.cli.add_command(home.send_digest)
     for module in MODULES:
         for view in module.views():
             admin.add_view(view)

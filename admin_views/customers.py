@@ -47,7 +47,14 @@ from .base import (
     status_formatter,
     workflow_step,
 )
-from .filters import ChoiceFilter, DayRange, DictionaryOptions, ManagerFilter, RuleFilter
+from .filters import (
+    ChoiceFilter,
+    DayRange,
+    DictionaryOptions,
+    ManagerFilter,
+    RuleFilter,
+    with_silent_days,
+)
 from .formats import money, stars
 from .profile import PresetCustomer
 
@@ -90,7 +97,7 @@ class CustomerView(CrmModelView):
         ChoiceFilter(Customer.level, _l("客户等级"), DictionaryOptions(CUSTOMER_LEVEL, "value"),
                      coerce=int),
         ManagerFilter(Customer.manager, _l("客户经理")),
-        RuleFilter(Customer.id, _l("90 天无交往"), work.silent),
+        RuleFilter(Customer.id, with_silent_days("%(days)s 天无交往"), work.silent),
     ]
     column_sortable_list = ["number", "name", "region", ("manager", UserName(Customer.manager)),
                             "level"]
@@ -391,8 +398,8 @@ def detect_churn(months, today):
     """Open a 预警 churn record for every customer silent too long (for cron, daily)."""
     months = months or current_app.config["CHURN_MONTHS"]
     day = today.date() if today else local_today()  # the company's day, not UTC's
-    created = ChurnRecord.detect(day, months=months)
-    click.echo(f"{len(created)} churn warning(s) opened (no order for more than {months} months)")
+    opened = ChurnRecord.detect(day, months=months)
+    click.echo(f"{opened} churn warning(s) opened (no order for more than {months} months)")
 
 
 @click.command("import-orders")

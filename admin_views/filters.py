@@ -12,10 +12,11 @@ import datetime
 
 from flask_admin.babel import lazy_gettext as admin_gettext
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter
+from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 from peewee import DateTimeField
 
-from models import Customer, DictionaryEntry, User
+from models import Customer, DictionaryEntry, User, work
 from models.base import day_start
 
 from .formats import user_label
@@ -120,6 +121,11 @@ class RuleFilter(BasePeeweeFilter):
         return admin_gettext("equals")
 
 
+def with_silent_days(msgid):
+    """A text naming SILENT_DAYS ("%(days)s 天无交往"), translated when shown."""
+    return LazyString(lambda: gettext(msgid, days=work.silent_days()))
+
+
 class DayRange(DateBetweenFilter):
     """From one day to another, both included, chosen in Flask-Admin's range picker
     (which sends "YYYY-MM-DD to YYYY-MM-DD"). The days are the company's: on a stored
@@ -137,4 +143,4 @@ class DayRange(DateBetweenFilter):
 
 
 __all__ = ["ChoiceFilter", "DayRange", "DictionaryOptions", "ManagerFilter", "Options",
-           "RuleFilter", "manager_choices"]
+           "RuleFilter", "manager_choices", "with_silent_days"]

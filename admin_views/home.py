@@ -10,19 +10,35 @@ count never disagrees with the list it opens. Counts stop at ``CAP`` (shown "999
 one indexed query each, never a full count of a big table.
 """
 import functools
+import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import current_app, g, url_for
-from flask_babel import gettext
+import click
+from flask import current_app, g, render_template, url_for
+from flask.cli import with_appcontext
+from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
+from flask_mail import Message
 from flask_security import current_user
 from peewee import JOIN, fn
 
-from models import ChurnRecord, Customer, Opportunity, PermissionChange, ServiceRequest, User, work
+from models import (
+    ChurnRecord,
+    Customer,
+    Opportunity,
+    PermissionChange,
+    ServiceRequest,
+    User,
+    db,
+    work,
+)
 from models.base import N_, local, local_today, now
 from models.security import PERMISSIONS_BY_CODE, SCOPES
+from seed.cli import needs_schema
 
 from .base import user_can
+from .filters import with_silent_days
 
 CAP = 999
 
@@ -71,7 +87,7 @@ class Board:
     """The panels the current user may see; each counted when first asked (the badge asks
     only the to-do ones), once per request."""
 
-    def __init__(self):
+    def __init__(self, external=False):
         self.panels = []
         for panel in PANELS:
             view = _view(panel.endpoint)
@@ -83,7 +99,8 @@ class Board:
                 query = flt.apply(query, flt.clean(value))
                 args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
             self.panels.append(Shown(panel, view, query,
-                                     url_for(f"{panel.endpoint}.index_view", **args)))
+                                     url_for(f"{panel.endpoint}.index_view", _external=external,
+                                             **args)))
 
     @property
     def todo(self):
@@ -178,8 +195,8 @@ PANELS = [
           rows=developing),
     Panel("stalled", _l("30 天无进展的开发"), "plan", ((work.stalled, "1"),),
           needs="marketing.opportunity.assign", hint=_l("30 天内没有计划项")),
-    Panel("silent", _l("90 天无交往的客户"), "customer", ((work.silent, "1"),),
-          hint=_l("90 天内没有交往记录")),
+    Panel("silent", with_silent_days("%(days)s 天无交往的客户"), "customer",
+          ((work.silent, "1"),), hint=with_silent_days("%(days)s 天内没有交往记录")),
 ]
 
 
@@ -221,5 +238,54 @@ def administration():
 GRANT_TEXTS = {"-": N_("未授予"), "+": N_("已授予"), **SCOPES}
 
 
+# -- the daily digest ---------------------------------------------------------------------
+
+def digest_for(user):
+    """(subject, body) of ``user``'s to-dos as he would see them on his home page, in his
+    language, with links to BASE_URL; None when nothing waits for him."""
+    app = current_app._get_current_object()
+    # a context of his own: a new ``g`` (Flask-Babel keeps the locale there, Flask-Login
+    # the user); its teardown returns the connection, so it is taken again first
+    with app.app_context(), app.test_request_context("/admin/", base_url=app.config["BASE_URL"]):
+        db.connect(reuse_if_open=True)
+        g._login_user = user  # Flask-Login's current user: his grants, his scope, his locale
+        todo = [shown for shown in Board(external=True).panels
+                if shown.panel.todo and shown.count]
+        if not todo:
+            return None
+        total = sum(shown.count for shown in todo)
+        subject = ngettext("客户关系管理系统：您有 %(num)s 项待办",
+                           "客户关系管理系统：您有 %(num)s 项待办", total)
+        return subject, render_template("mail/digest.txt", user=user, todo=todo,
+                                        home=url_for("admin.index", _external=True))
+
+
+@click.command("send-digest")
+@with_appcontext
+@needs_schema
+def send_digest():
+    """Mail every active user with an e-mail address his to-dos (run daily, after
+    detect-churn). Without MAIL_SERVER nothing is sent and the command succeeds."""
+    app = current_app
+    if not app.config.get("MAIL_SERVER"):
+        click.echo("MAIL_SERVER is not set: no digest sent")
+        return
+    sender = app.config.get("MAIL_DEFAULT_SENDER") or \
+        "crm@" + (urlsplit(app.config["BASE_URL"]).hostname or "localhost")
+    sent = 0
+    users = list(User.select().where(User.active == True,  # noqa: E712
+                                     User.email.is_null(False), User.email != "")
+                 .order_by(User.id))
+    with app.extensions["mail"].connect() as connection:
+        for user in users:
+            digest = digest_for(user)
+            if digest is not None:
+                connection.send(Message(subject=digest[0], recipients=[user.email],
+                                        body=digest[1], sender=sender))
+                sent += 1
+    click.echo(f"digest sent to {sent} user(s)")
+    logging.getLogger("crm.mail").info("digest sent to %d user(s)", sent)
+
+
 __all__ = ["Board", "PANELS", "Panel", "administration", "board", "capped", "manager_load",
-           "todo_badge"]
+           "send_digest", "todo_badge"]

@@ -14,6 +14,16 @@ from .marketing import Opportunity, PlanItem
 
 SILENT_DAYS = 90  # a customer without an interaction record for this long is "silent"
 STALLED_DAYS = 30  # a development without plan activity for this long is "stalled"
+_settings = {"silent_days": SILENT_DAYS}
+
+
+def configure(silent_days=SILENT_DAYS):
+    """The installation's SILENT_DAYS (app.py, from config.py's table)."""
+    _settings["silent_days"] = silent_days
+
+
+def silent_days():
+    return _settings["silent_days"]
 
 
 def _today(today):
@@ -43,9 +53,10 @@ def stalled(today=None, days=STALLED_DAYS):
             Opportunity.id.not_in(recent))
 
 
-def silent(today=None, days=SILENT_DAYS):
-    """正常 customers with no interaction record (交往记录) in the last ``days`` days."""
-    since = _today(today) - datetime.timedelta(days=days)
+def silent(today=None, days=None):
+    """正常 customers with no interaction record (交往记录) in the last ``days`` days
+    (default: the installation's SILENT_DAYS)."""
+    since = _today(today) - datetime.timedelta(days=days or silent_days())
     recent = Activity.select(Activity.id).where(Activity.customer == Customer.id,
                                                 Activity.date > since)
     return (Customer.status == Customer.ACTIVE) & ~fn.EXISTS(recent)

@@ -56,7 +56,8 @@ def book(users):
     mine = [customer(users["xiaoming"], f"小明的客户{i}", i) for i in (1, 2)]
     theirs = [customer(users["wangcai"], "旺财的客户", 3)]
     Activity.create(customer=mine[0], date=today - 10 * DAY, place="上海", summary="拜访")
-    Activity.create(customer=mine[1], date=today - 90 * DAY, place="上海", summary="拜访")  # 90 days ago: silent
+    # 90 days ago: silent
+    Activity.create(customer=mine[1], date=today - 90 * DAY, place="上海", summary="拜访")
     Activity.create(customer=theirs[0], date=today, place="北京", summary="拜访")
 
     o = {"due": opportunity(users, "到期", "xiaoming"),
@@ -202,3 +203,36 @@ def test_the_administrator_sees_users_locks_and_grant_changes(client_for, users)
     locked = page[page.index('id="crm-locked-users"'):page.index('id="crm-permission-changes"')]
     assert "旺财（wangcai）" in locked and "小明" not in locked
     assert 'id="crm-todo"' not in page
+
+
+# -- the daily digest ----------------------------------------------------------------
+
+def test_without_a_mail_server_the_digest_sends_nothing_and_succeeds(app, book):
+    result = app.test_cli_runner().invoke(args=["send-digest"])
+    assert result.exit_code == 0 and "MAIL_SERVER is not set" in result.output
+
+
+def test_the_digest_mails_each_user_his_own_to_dos(app, book, users, monkeypatch):
+    mail = app.extensions["mail"]
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "smtp.example.com")
+    monkeypatch.setitem(app.config, "BASE_URL", "https://crm.example.com")
+    monkeypatch.setattr(mail, "suppress", True)  # the fake backend: recorded, not sent
+    for username, email in (("xiaoming", "xm@example.com"), ("wangcai", "wc@example.com"),
+                            ("executive", "boss@example.com")):
+        users[username].email = email
+        users[username].save()
+    users["wangcai"].locale = "en"
+    users["wangcai"].save()
+    with mail.record_messages() as outbox:
+        result = app.test_cli_runner().invoke(args=["send-digest"])
+    assert result.exit_code == 0, result.output
+    sent = {message.recipients[0]: message for message in outbox}
+    assert set(sent) == {"xm@example.com", "wc@example.com"}  # the executive has no to-dos
+    mine = sent["xm@example.com"]
+    assert mine.subject == "客户关系管理系统：您有 5 项待办"
+    assert "到期的计划项：2" in mine.body and "流失预警：1" in mine.body
+    assert "https://crm.example.com/admin/plan/?flt0_" in mine.body
+    theirs = sent["wc@example.com"]  # in his language, his own counts
+    assert theirs.subject == "CRM: 3 things to do"
+    assert "Plan items due: 1" in theirs.body and "Churn warnings: 1" in theirs.body
+    assert not re.search(r"[\u4e00-\u9fff]", theirs.subject + theirs.body.replace("旺财", ""))

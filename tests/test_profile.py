@@ -10,11 +10,9 @@ from models import (
     Activity,
     ChurnRecord,
     Contact,
-    Customer,
     Opportunity,
     Order,
     OrderLine,
-    PlanItem,
     Product,
     Role,
     ServiceRequest,
@@ -33,7 +31,8 @@ def customer(users):
     opportunity.add_plan_item(local_today(), "上门演示新款电视", local_today())
     found = opportunity.develop(manager)
     Contact.create(customer=found, name="周女士", gender="F", title="采购", office_phone="0512-1")
-    Activity.create(customer=found, date=datetime.date(2026, 3, 1), place="苏州", summary="初次拜访")
+    Activity.create(customer=found, date=datetime.date(2026, 3, 1), place="苏州",
+                    summary="初次拜访")
     Activity.create(customer=found, date=datetime.date(2026, 5, 1), place="苏州", summary="签约")
     product = Product.create(name="电视机", model="X1", batch="2026", unit="台", price=1000)
     for number, day, status, quantity in (("D1", datetime.date(2025, 6, 1), Order.PAID, 2),
