@@ -181,6 +181,8 @@ PANELS = [
     # what waits for the user's own hand: counted in the badge
     Panel("plan_due", _l("到期的计划项"), "plan", ((work.plan_due, "1"),),
           needs="marketing.plan.execute", todo=True, hint=_l("今天及以前应执行、尚无执行效果")),
+    Panel("unplanned", _l("待制定计划的销售机会"), "plan", ((work.unplanned, "1"),),
+          needs="marketing.plan.make", todo=True, hint=_l("已指派、还没有计划项")),
     Panel("to_handle", _l("待处理的服务"), "service_handle", todo=True),
     Panel("to_feedback", _l("待反馈的服务"), "service_feedback", todo=True),
     Panel("churn_warnings", _l("流失预警"), "churn",

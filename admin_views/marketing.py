@@ -18,6 +18,7 @@ from models.base import N_, local_today, now
 from .base import (
     CrmModelView,
     RowButton,
+    UserName,
     _l,
     domain_message,
     record_key,
@@ -184,7 +185,9 @@ class PlanView(OpportunityDetails, CrmModelView):
 
     column_list = ["id", "customer_name", "summary", "contact", "assigned_to", "assigned_at",
                    "status"]
-    column_sortable_list = ["id", "customer_name", "summary", "assigned_at", "status"]
+    column_sortable_list = ["id", "customer_name", "summary",
+                            ("assigned_to", UserName(Opportunity.assigned_to)), "assigned_at",
+                            "status"]
     column_default_sort = ("assigned_at", True)
     column_formatters = {"status": status_formatter(Opportunity.DEVELOPMENT_STATUS),
                          "customer": _customer_link}
@@ -192,6 +195,7 @@ class PlanView(OpportunityDetails, CrmModelView):
                                 "customer": _customer_link}
     column_filters = [status_filter(Opportunity.status, Opportunity.DEVELOPMENT_STATUS),
                       RuleFilter(Opportunity.id, _l("计划项到期"), work.plan_due),
+                      RuleFilter(Opportunity.id, _l("尚无计划"), work.unplanned),
                       RuleFilter(Opportunity.id, _l("30 天无进展"), work.stalled)]
     column_export_list = ["id", "customer_name", "summary", "contact", "contact_phone",
                           "assigned_to", "assigned_at", "status"]

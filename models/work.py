@@ -43,6 +43,12 @@ def plan_due(today=None):
     return (Opportunity.status == Opportunity.ASSIGNED) & Opportunity.id.in_(due)
 
 
+def unplanned():
+    """Developments without any plan item: assigned, and waiting for 制定计划."""
+    return ((Opportunity.status == Opportunity.ASSIGNED) &
+            Opportunity.id.not_in(PlanItem.select(PlanItem.opportunity)))
+
+
 def stalled(today=None, days=STALLED_DAYS):
     """Developments assigned at least ``days`` days ago with no plan item dated within
     the last ``days`` days or later: nothing done and nothing planned for a month."""

@@ -100,6 +100,13 @@ def test_a_due_plan_of_a_closed_development_waits_for_nobody(book, users):
     assert o["due"].id not in rows(o, work.plan_due())
 
 
+def test_a_development_without_plan_items_waits_for_its_plan(book, users):
+    o = book["opportunities"]
+    assert rows(o, work.unplanned()) == {o["stalled"].id}
+    o["stalled"].add_plan_item(local_today(), "打电话", local_today())
+    assert rows(o, work.unplanned()) == set()
+
+
 def test_a_development_stalls_after_30_days_without_plan_activity(book):
     o = book["opportunities"]
     assert rows(o, work.stalled()) == {o["stalled"].id}
@@ -151,7 +158,7 @@ def test_a_manager_sees_his_own_work_and_never_his_colleagues(client_for, book):
     client = client_for("xiaoming")
     shown, page = panels(client)
     assert {key: count for key, (count, _) in shown.items()} == {
-        "plan_due": 2, "to_handle": 1, "to_feedback": 1, "churn_warnings": 1,
+        "plan_due": 2, "unplanned": 1, "to_handle": 1, "to_feedback": 1, "churn_warnings": 1,
         "developing": 5, "silent": 1}
     for key, (count, href) in shown.items():
         assert listed(client, href) == count, key
@@ -159,9 +166,9 @@ def test_a_manager_sees_his_own_work_and_never_his_colleagues(client_for, book):
     assert page.index("停滞") < page.index("逾期") and "40 天" in page
     # the badge: the to-dos on every page, the same sum
     badge = re.search(r'id="crm-todo".*?badge-warning">(\d+)<', page, re.S)
-    assert badge and int(badge.group(1)) == 2 + 1 + 1 + 1
+    assert badge and int(badge.group(1)) == 2 + 1 + 1 + 1 + 1
     other = client.get("/admin/customer/").get_data(as_text=True)
-    assert re.search(r'id="crm-todo".*?badge-warning">5<', other, re.S)
+    assert re.search(r'id="crm-todo".*?badge-warning">6<', other, re.S)
 
 
 def test_the_supervisor_sees_the_work_to_hand_out(client_for, book):
@@ -229,7 +236,7 @@ def test_the_digest_mails_each_user_his_own_to_dos(app, book, users, monkeypatch
     sent = {message.recipients[0]: message for message in outbox}
     assert set(sent) == {"xm@example.com", "wc@example.com"}  # the executive has no to-dos
     mine = sent["xm@example.com"]
-    assert mine.subject == "客户关系管理系统：您有 5 项待办"
+    assert mine.subject == "客户关系管理系统：您有 6 项待办"
     assert "到期的计划项：2" in mine.body and "流失预警：1" in mine.body
     assert "https://crm.example.com/admin/plan/?flt0_" in mine.body
     theirs = sent["wc@example.com"]  # in his language, his own counts
