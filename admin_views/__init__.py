@@ -29,6 +29,7 @@ class HomeView(AdminIndexView):
     def index(self):
         granted = any(item.is_category() and item.get_children() for item in self.admin.menu())
         return self.render("admin/home.html", board=home.board(), granted=granted,
+                           figures=home.figures(),
                            load=home.manager_load() if user_can("marketing.opportunity.assign")
                            else None,
                            administration=home.administration() if user_can("security.user")

@@ -34,10 +34,11 @@ from models import (
     work,
 )
 from models.base import N_, local, local_today, now
-from models.security import PERMISSIONS_BY_CODE, SCOPES
+from models.customers import customers_of
+from models.security import OWN, PERMISSIONS_BY_CODE, SCOPES
 from seed.cli import needs_schema
 
-from .base import user_can
+from .base import current_scope, user_can
 from .filters import with_silent_days
 
 CAP = 999
@@ -238,6 +239,78 @@ def administration():
 
 # PermissionChange's before / after: not granted, granted, granted for own or all rows
 GRANT_TEXTS = {"-": N_("未授予"), "+": N_("已授予"), **SCOPES}
+
+
+# -- 高管: this year against last year ---------------------------------------------------
+
+@dataclass
+class Figure:
+    """One measure of the year, month by month, this year and last, linked to its report."""
+    key: str
+    label: object
+    url: str
+    this: list  # 12 values (None: no value that month)
+    last: list
+    month: int  # this year's months so far (1–12): the totals compare the same months
+    digits: int = 0
+
+    @staticmethod
+    def _total(values, months, mean):
+        shown = [v for v in values[:months] if v is not None]
+        if not shown:
+            return None
+        return sum(shown) / len(shown) if mean else sum(shown)
+
+    def totals(self, mean=False):
+        return self._total(self.this, self.month, mean), self._total(self.last, self.month, mean)
+
+    def bars(self):
+        """(this, last) heights 0–100 per month, against the largest value of both years."""
+        largest = max([v for v in self.this + self.last if v] or [1])
+        return [(int(100 * (a or 0) / largest), int(100 * (b or 0) / largest))
+                for a, b in zip(self.this, self.last)]
+
+
+def _mine(query, customer_field, view):
+    """The rows of the customers the user's scope of ``view``'s report covers."""
+    if current_scope(view.permission) == OWN:
+        return query.where(customer_field.in_(customers_of(current_user)))
+    return query
+
+
+FIGURES = [
+    ("new_customers", _l("新增客户"), "report_composition",
+     lambda view, year: work.by_month(_mine(Customer.select(), Customer.id, view),
+                                      Customer.created_at, year)[0]),
+    ("services", _l("服务数量"), "report_service",
+     lambda view, year: work.by_month(
+         _mine(ServiceRequest.select(), ServiceRequest.customer, view),
+         ServiceRequest.created_at, year)[0]),
+    ("satisfaction", _l("平均满意度"), "report_service",
+     lambda view, year: work.by_month(
+         _mine(ServiceRequest.select().where(ServiceRequest.satisfaction.is_null(False)),
+               ServiceRequest.customer, view),
+         ServiceRequest.created_at, year, value=ServiceRequest.satisfaction)[1]),
+    ("churn", _l("确认流失"), "report_churn",
+     lambda view, year: work.by_month(
+         _mine(ChurnRecord.select().where(ChurnRecord.status == ChurnRecord.CONFIRMED),
+               ChurnRecord.customer, view),
+         ChurnRecord.confirmed_at, year)[0]),
+]
+
+
+def figures():
+    """The measures of the reports this user may open, this year against last."""
+    today = local_today()
+    shown = []
+    for key, label, endpoint, compute in FIGURES:
+        view = _view(endpoint)
+        if not view.is_accessible():
+            continue
+        shown.append(Figure(key, label, url_for(f"{endpoint}.index"),
+                            compute(view, today.year), compute(view, today.year - 1),
+                            today.month, digits=1 if key == "satisfaction" else 0))
+    return shown
 
 
 # -- the daily digest ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ query. Days are the company's (``local_today``); "since" bounds are inclusive.
 """
 import datetime
 
-from peewee import fn
+from peewee import Case, DateTimeField, fn
 
 from .base import day_start, local, local_today
 from .customers import Activity, Customer
@@ -73,3 +73,36 @@ def days_in_development(opportunity, today=None):
     if opportunity.assigned_at is None:
         return 0
     return (_today(today) - local(opportunity.assigned_at).date()).days
+
+
+# -- 高管: this year against last year, month by month ---------------------------------
+
+def months_of(year):
+    """The first days of ``year``'s months and of the next January: 13 bounds."""
+    return [datetime.date(year, month, 1) for month in range(1, 13)] + \
+        [datetime.date(year + 1, 1, 1)]
+
+
+def by_month(query, field, year, value=None):
+    """Per month of ``year`` (the company's months): the number of rows of ``query`` whose
+    ``field`` falls in it, or the sum of ``value`` over them, and the mean of ``value``.
+
+    One query over the year's range of ``field``'s index: a CASE per month, not a query
+    per month nor a date function per row (SQLite's would be Python, row by row).
+    Returns (counts or sums, means) as two lists of 12; a mean is None for an empty month.
+    """
+    days = months_of(year)
+    bounds = days if not isinstance(field, DateTimeField) else [day_start(d) for d in days]
+    columns = []
+    for first, after in zip(bounds, bounds[1:]):
+        inside = (field >= first) & (field < after)
+        columns.append(fn.SUM(Case(None, [(inside, 1)], 0)))
+        if value is not None:
+            columns.append(fn.SUM(Case(None, [(inside, value)], 0)))
+    row = query.select(*columns).where(field >= bounds[0], field < bounds[-1]) \
+        .order_by().tuples().first() or (0,) * len(columns)
+    values = [v or 0 for v in row]
+    if value is None:
+        return [int(v) for v in values], [None] * 12
+    counts, sums = [int(v) for v in values[0::2]], values[1::2]
+    return counts, [float(s) / c if c else None for c, s in zip(counts, sums)]

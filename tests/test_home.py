@@ -243,3 +243,52 @@ def test_the_digest_mails_each_user_his_own_to_dos(app, book, users, monkeypatch
     assert theirs.subject == "CRM: 3 things to do"
     assert "Plan items due: 1" in theirs.body and "Churn warnings: 1" in theirs.body
     assert not re.search(r"[\u4e00-\u9fff]", theirs.subject + theirs.body.replace("旺财", ""))
+
+
+# -- 高管: this year against last year ----------------------------------------------------
+
+def test_by_month_counts_in_the_companys_months(users):
+    """31 January 17:00 UTC is 1 February in Beijing: a February customer."""
+    at = datetime.datetime
+    for number, created in (("A", at(2026, 1, 31, 15, 59)), ("B", at(2026, 1, 31, 16, 0)),
+                            ("C", at(2026, 12, 31, 15, 59)), ("D", at(2026, 12, 31, 16, 0))):
+        Customer.create(number=number, name=number, manager=users["xiaoming"],
+                        created_at=created)
+    counts, means = work.by_month(Customer.select(), Customer.created_at, 2026)
+    assert counts == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] and means == [None] * 12
+    assert work.by_month(Customer.select(), Customer.created_at, 2027)[0][0] == 1
+
+
+def test_by_month_averages_a_value(book, users):
+    services = ServiceRequest.select().where(ServiceRequest.id.in_(
+        [s.id for s in book["services"].values()]))
+    ServiceRequest.update(satisfaction=2).where(
+        ServiceRequest.id == book["services"]["mine"].id).execute()
+    ServiceRequest.update(satisfaction=5).where(
+        ServiceRequest.id == book["services"]["theirs"].id).execute()
+    month = local_today().month
+    counts, means = work.by_month(services.where(ServiceRequest.satisfaction.is_null(False)),
+                                  ServiceRequest.created_at, local_today().year,
+                                  value=ServiceRequest.satisfaction)
+    assert counts[month - 1] == 2 and means[month - 1] == 3.5
+
+
+FIGURE = re.compile(r'id="crm-figure-([a-z_]+)".*?crm-figure-this">([^<]+)<', re.S)
+
+
+def test_the_executive_compares_this_year_with_last(client_for, book):
+    page = client_for("executive").get("/admin/").get_data(as_text=True)
+    figures = dict(FIGURE.findall(page))
+    assert figures == {"new_customers": "3", "services": "4", "satisfaction": "—",
+                       "churn": "0"}
+    assert "去年同期：0" in page and 'class="crm-trend' in page
+    assert not panels(client_for("xiaoming"))[1].count("crm-figure-")
+
+
+def test_the_figures_keep_the_report_scope(app, client_for, book, users):
+    Role.create(name="本人报表", code="own_reports", permissions=["reports.service:own"])
+    users["mine"] = make_user(app, "mine", "小明助理", ["own_reports"])
+    Customer.update(manager=users["mine"]).where(
+        Customer.id == book["customers"][0].id).execute()
+    page = client_for("mine").get("/admin/").get_data(as_text=True)
+    assert dict(FIGURE.findall(page)) == {"services": "2", "satisfaction": "—"}
