@@ -81,7 +81,8 @@ TEXTS_JS = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.nodeValue.trim(), el = node.parentElement;
     if (!text || el.closest('script, style, noscript, template, textarea, select')) continue;
-    if (el.closest('td') && !el.closest('button, .btn')) data.push(text);
+    // data: table cells, the values of a definition list, what a page marks .crm-data
+    if (el.closest('td, dd, .crm-data') && !el.closest('button, .btn')) data.push(text);
     else if (shown(el)) ui.push(text);
   }
   for (const el of document.body.querySelectorAll('[placeholder], [title], [aria-label]')) {
