@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export FLASK_APP := app
 
-.PHONY: setup run test lint test-sqlite test-pg translations catalog bench clean lock install-prod
+.PHONY: setup run test lint test-sqlite test-pg translations catalog bench bench-large bench-small clean lock install-prod
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -123,7 +123,19 @@ test-sqlite: setup $(TEST_TOOLS)
 test-pg: setup $(TEST_TOOLS)
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(PYTEST) $(PYTEST_ARGS)
 
+# The benchmark at 100,000 customers (bench/README.md). `make bench-large` builds the large
+# databases (SQLite .cache/bench/large.db and PostgreSQL BENCH_PG_URL; DB=sqlite or DB=pg for
+# one; skipped when current); `make bench` builds what is missing, then measures every page
+# and writes bench/results.json and the table of bench/README.md. `make bench-small`: the
+# marketing verbs and assignment races on a scaled-up demo (bench/run.py).
+DB ?= both
+bench-large: setup
+	$(BIN)/python bench/generate.py --db $(DB)
+
 bench: setup
+	$(BIN)/python bench/large.py --db $(DB)
+
+bench-small: setup
 	$(BIN)/python bench/run.py
 
 clean:

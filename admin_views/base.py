@@ -6,7 +6,7 @@ applies them on every path Flask-Admin exposes: list, count, details, edit,
 delete, actions, export and related-record lookups.
 """
 import functools
-import itertools
+import operator
 from urllib.parse import urlsplit
 
 from flask import abort, flash, g, has_request_context, redirect, request, session, url_for
@@ -23,13 +23,13 @@ from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from peewee import SQL, ForeignKeyField, IntegrityError
+from peewee import JOIN, SQL, ForeignKeyField, IntegrityError, fn
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import TextAreaField, validators
 from wtforms.fields.core import UnboundField
 from wtfpeewee.orm import ValueRequired
 
-from models import DomainError, db
+from models import DomainError, db, search
 from models.base import (
     CONTROL_CHARACTERS_MESSAGE,
     DomainErrors,
@@ -240,6 +240,69 @@ def attach_related(rows, model, path):
         attach_related(list(related.values()), field.rel_model, path[1:])
 
 
+# A list counts its rows up to this many (past the page shown): "1000+", never a full
+# COUNT(*) of a big table on every view ("Lists at scale", ARCHITECTURE.md).
+COUNT_CAP = 1000
+
+
+class AtLeast(int):
+    """A list's row count known only as a lower bound: more rows follow. Shown as
+    "1000+" (the list's count text); Flask-Admin's pager reads it as the rows known,
+    and ``admin/crm_list.html`` offers the next pages instead of a last one."""
+
+    capped = True
+
+    def __str__(self):
+        return f"{int(self)}+"
+
+
+def count_rows(query, page, page_size, cap=COUNT_CAP):
+    """The rows of a list's ``query``, counted up to ``cap`` or to three pages past
+    ``page``, whichever is more: the exact number if there are no more, else
+    ``AtLeast(known)``. One ``COUNT`` over a ``LIMIT``-ed sub-select, which stops
+    reading after ``known + 1`` rows."""
+    known = max(cap, ((page or 0) + 4) * page_size)
+    rows = query.order_by().offset(None).limit(known + 1).count()
+    return rows if rows <= known else AtLeast(known)
+
+
+class RelatedSort:
+    """A list column showing a related record, sorted by ``column`` of that record
+    (a customer's 客户编号) rather than by its id; ``path`` is the foreign keys
+    leading to it::
+
+        column_sortable_list = [("customer", RelatedSort(Order.customer, column="number"))]
+
+    Each step joins its own alias (a service names three users), INNER while the keys
+    are required: the database may then walk the related rows in order by their index
+    and each one's rows by the foreign key's index, stopping after a page (Flask-Admin
+    LEFT-joins, which makes it sort the whole table first).
+    """
+
+    def __init__(self, *path, column):
+        self.path, self.column = path, column
+        self.field = getattr(path[-1].rel_model, column)  # what is sorted by (indexed)
+
+    def joined(self, query, model):
+        """``query`` joined along the path; and the column sorted by."""
+        query, target, outer = query.switch(model), None, False
+        for key in self.path:
+            source = key if target is None else getattr(target, key.name)
+            target = key.rel_model.alias()
+            outer = outer or key.null
+            query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER,
+                               on=(source == getattr(target, key.rel_field.name)))
+        return query, getattr(target, self.column)
+
+
+def UserName(*path):  # noqa: N802 (reads as the column it declares)
+    """A column showing a user (客户经理, 指派给, 处理人 …) sorted by his name as shown
+    (``User.__str__``: 姓名, required and indexed), not by his id: ``("manager",
+    UserName(Customer.manager))``; ``UserName(ChurnRecord.customer, Customer.manager)``
+    for the 客户经理 of a churn record's customer."""
+    return RelatedSort(*path, column="full_name")
+
+
 # A text cell starting with one of these is run as a formula by Excel.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -353,15 +416,30 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         so they are bounded here (a negative offset fails on PostgreSQL)."""
         query = self.query()
         term = (term or "")[:SEARCH_LIMIT].strip()
-        if term:
-            condition = None
-            for field in self._cached_fields:
-                clause = field ** f"%{term}%"
-                condition = clause if condition is None else condition | clause
-            query = query.where(condition)
+        if term:  # as a list's search box matches one word (a customer's through the index)
+            query = query.where(search.containing(self._cached_fields, term))
         offset = bounded_number(offset, 0, 0, LOOKUP_OFFSET)
         limit = bounded_number(limit, 10, 1, LOOKUP_LIMIT)
         return list(query.order_by(self.model._meta.primary_key).offset(offset).limit(limit))
+
+
+class SearchedColumns:
+    """The searched columns of one table, as Flask-Admin's peewee list searches a field:
+    it joins ``model`` (unless it is the view's) and asks ``self ** pattern`` for each word
+    of the search box. The pattern is ``parse_like_term``'s: '%word%', 'word%' for
+    ``^word``, 'word' for ``=word``; the word's own % and _ are characters."""
+
+    def __init__(self, model, fields):
+        self.model, self.fields = model, fields
+
+    def __pow__(self, pattern):
+        if len(pattern) > 1 and pattern.startswith("%") and pattern.endswith("%"):
+            return search.containing(self.fields, pattern[1:-1])
+        if pattern.endswith("%"):
+            return functools.reduce(operator.or_, [f.startswith(pattern[:-1])
+                                                   for f in self.fields])
+        return functools.reduce(operator.or_, [fn.lower(f) == fn.lower(pattern)
+                                               for f in self.fields])
 
 
 class CrmModelView(PermissionMixin, ModelView):
@@ -391,8 +469,11 @@ class CrmModelView(PermissionMixin, ModelView):
     column_type_formatters = formats.LIST
     column_type_formatters_detail = formats.DETAIL
     column_type_formatters_export = formats.EXPORT
-    export_types = ["csv", "xlsx"]
-    export_max_rows = 10000
+    export_types = ["csv", "xlsx"]  # every row of the list, streamed (export_response)
+    # Flask-Admin counts nothing itself: get_list counts up to COUNT_CAP (count_rows),
+    # and the list template pages through a count that is only a lower bound.
+    simple_list_pager = True
+    list_template = "admin/crm_list.html"
     action_disallowed_list = ["delete"]  # business records are never mass-deleted
 
     # The fields the model's clean() requires (SPEC.md's * fields), when the generated
@@ -427,6 +508,19 @@ class CrmModelView(PermissionMixin, ModelView):
         return form_class
 
     column_search_labels = None  # for searched related fields: their labels, in order
+
+    def init_search(self):
+        """Flask-Admin searches each word of the box as ``field ** pattern`` over its
+        searched fields, ORed (after joining a related field's table), and ANDs the words.
+        It is handed one ``SearchedColumns`` per table instead, so every word is matched
+        by ``models.search.containing``: a customer's 客户编号, 名称 and 地区 through the
+        search index, directly or through the join, the other columns by LIKE."""
+        found = super().init_search()
+        tables = {}
+        for field in self._search_fields:
+            tables.setdefault(field.model, []).append(field)
+        self._search_fields = [SearchedColumns(model, fields) for model, fields in tables.items()]
+        return found
 
     def search_placeholder(self):
         """The search box names what it searches (Flask-Admin's Peewee view shows "None")."""
@@ -641,15 +735,28 @@ class CrmModelView(PermissionMixin, ModelView):
         if sort_column is not None and sort_column not in self._sortable_columns:
             sort_column = None
         count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
-                                       execute=execute, page_size=page_size)
+                                       execute=False, page_size=page_size)
         if execute:
-            rows = list(rows)
+            count = count_rows(rows, page, page_size or self.page_size)
+            rows = self.page_rows(rows)
             # the rows a page shows: what its row buttons ask about (``may``)
             g.setdefault("crm_page_ids", {})[self.endpoint] = [row.id for row in rows]
             for column in self.column_list or ():
                 if isinstance(column, str):
                     attach_related(rows, self.model, column.split("."))
         return count, rows
+
+    def page_rows(self, query):
+        """The rows of one page of the list (``query`` is sorted and limited)."""
+        return list(query)
+
+    def _sort_clause(self, query, joins, sort_field, sort_desc):
+        """A related column (``RelatedSort``, ``UserName``) sorts by the related record's
+        column; others as Flask-Admin does."""
+        if isinstance(sort_field, RelatedSort):
+            query, name = sort_field.joined(query, self.model)
+            return query, joins, name.desc() if sort_desc else name.asc()
+        return super()._sort_clause(query, joins, sort_field, sort_desc)
 
     # -- the success messages: SPEC.md's, on every screen ------------------------
     SUCCESS_MESSAGES = {"create_view": _l("保存成功"), "edit_view": _l("保存成功"),
@@ -751,15 +858,37 @@ class CrmModelView(PermissionMixin, ModelView):
             return True
         return super().handle_view_exception(exc)
 
-    def get_export_value(self, model, name):
-        """Exported cells are data, never formulas (a customer named "=…" stays a name)."""
-        return spreadsheet_safe(super().get_export_value(model, name))
+    # -- exports: every row of the list, streamed (admin_views/exports.py) ----------
+    def export_query(self):
+        """The list as its URL asks for it (search, filters, sort, the row scope): all rows."""
+        args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(args.sort)
+        _, query = self.get_list(0, sort[0] if sort else None, args.sort_desc, args.search,
+                                 args.filters, execute=False, page_size=0)
+        return query
+
+    def export_rows(self):
+        """The exported cells, row by row: the rows read in chunks, their related
+        records (客户经理 …) once per chunk, the export formatters as on the list."""
+        from .exports import chunks
+        names = [name for name, _ in self._export_columns]
+        for chunk in chunks(self.export_query()):
+            for name in names:
+                attach_related(chunk, self.model, name.split("."))
+            for row in chunk:
+                yield [self.get_export_value(row, name) for name in names]
+
+    def export_response(self, kind):
+        """The whole list as a streamed CSV or XLSX file; no cap, nothing left out."""
+        from .exports import response
+        return response(kind, self.get_export_name(kind),
+                        [label for _, label in self._export_columns], self.export_rows())
 
     def _export_csv(self, return_url):
-        """CSV opens in Excel on a Chinese Windows only with a UTF-8 byte order mark."""
-        response = super()._export_csv(return_url)
-        response.response = itertools.chain(["\ufeff"], response.response)
-        return response
+        return self.export_response("csv")
+
+    def _export_tablib(self, export_type, return_url):
+        return self.export_response(export_type)
 
     def get_export_name(self, export_type="csv"):
         stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
@@ -817,8 +946,9 @@ def link(url, text):
     return Markup('<a href="{}">{}</a>').format(url, text)
 
 
-__all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RowButton", "ScopedAjaxLoader", "_l",
+__all__ = ["CrmModelView", "CrmView", "ReadOnlyView", "RelatedSort", "RowButton",
+           "ScopedAjaxLoader", "_l",
            "clean_request", "current_page", "current_scope", "domain_message", "link",
            "record_key", "refuse_control_characters",
            "safe_return_url", "scope_query", "show_error", "spreadsheet_safe", "status_filter",
-           "status_formatter", "user_can", "workflow_step"]
+           "status_formatter", "user_can", "UserName", "workflow_step"]

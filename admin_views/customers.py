@@ -20,8 +20,9 @@ from models import (
     DictionaryEntry,
     DomainError,
     Order,
-    OrderLine,
     User,
+    db,
+    schema,
     work,
 )
 from models.base import Msgid, local_today, now
@@ -175,7 +176,13 @@ class CustomerView(CrmModelView):
         ]
 
     def _reaches(self, endpoint):
-        return any(v.endpoint == endpoint and v.is_accessible() for v in self.admin._views)
+        """Whether the user may open the list ``endpoint`` (asked once a request, not
+        for each row's button)."""
+        reaches = g.setdefault("crm_reaches", {})
+        if endpoint not in reaches:
+            reaches[endpoint] = any(v.endpoint == endpoint and v.is_accessible()
+                                    for v in self.admin._views)
+        return reaches[endpoint]
 
     def edit_form(self, obj=None):
         """Choices from the dictionary; only a user editing all customers may hand one over."""
@@ -399,6 +406,7 @@ def detect_churn(months, today):
     months = months or current_app.config["CHURN_MONTHS"]
     day = today.date() if today else local_today()  # the company's day, not UTC's
     opened = ChurnRecord.detect(day, months=months)
+    schema.optimize(db.obj)  # the daily job keeps the planner's statistics fresh
     click.echo(f"{opened} churn warning(s) opened (no order for more than {months} months)")
 
 

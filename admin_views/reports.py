@@ -7,20 +7,24 @@ carry the same filters and produce the very rows of the table. The rows come
 from ``models/reports.py``; this module parses the filters, applies the user's
 scope and renders or exports them.
 
+No report grows with the data: 客户贡献分析 and 客户流失分析 show a page of
+``page_size`` rows (``?page=``, from 0 as on the lists) with the totals over all
+rows, the chart shows the top ``CHART_TOP`` (贡献) or the counts per year (流失);
+the exports hold every row, read in chunks and streamed.
+
 Scope: a user whose grant of the report's permission is "own" (an
 administrator may grant that to a 客户经理) sees only the customers he manages;
 "all" sees everything. Page and export are the same view, so the permission
 and the scope hold on both.
 """
 import datetime
-import io
+import itertools
 import re
+from collections import namedtuple
 from decimal import Decimal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-import openpyxl
-import tablib
-from flask import Response, abort, request, url_for
+from flask import abort, request, url_for
 from flask_admin import expose
 from flask_babel import gettext
 from flask_security import current_user
@@ -32,16 +36,21 @@ from models.base import Msgid, local, now
 from models.customers import customers_of
 from models.security import ALL
 
-from .base import CrmView, _l, current_scope, spreadsheet_safe, spreadsheet_text
+from . import exports
+from .base import (
+    MAX_PAGE,
+    CrmView,
+    _l,
+    bounded_number,
+    current_scope,
+)
 
 # Column kinds: how a cell is aligned and formatted (money with two decimals).
 RANK, YEAR, COUNT, MONEY, TEXT = "rank", "year", "count", "money", "text"
 CHART_TOP = 10  # 客户贡献分析 charts the ten largest customers
 FIRST_YEAR, LAST_YEAR = 1900, 9998  # a year or date outside is a typing error
-EXPORTS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
+ChurnTotal = namedtuple("ChurnTotal", "count")  # 客户流失分析's total over all rows
+EXPORTS = exports.KINDS  # ?export= csv or xlsx
 
 
 # -- filters ----------------------------------------------------------------------
@@ -152,7 +161,8 @@ class ChurnFilters(Form):
 
 class ReportView(CrmView):
     """One report at /admin/reports/<slug>/ (endpoint ``report_<slug>``), gated by its
-    ``permission``: ``filters`` (a form class), ``rows()``, ``table()`` and ``chart()``.
+    ``permission``: ``filters`` (a form class), ``columns()``, ``rows()``, ``cells()``,
+    ``chart()`` and ``summary()``; with a ``page_size``, also ``total()``.
 
     ``index`` answers the page, or the export when ``export`` is csv or xlsx.
     Bad filters are answered on the page next to their field, never with a 500.
@@ -162,6 +172,7 @@ class ReportView(CrmView):
     filters = None
     chart_label = None
     horizontal = False  # bars along the y axis, for long labels such as customer names
+    page_size = None  # rows per page; None: the report is short and shows every row
 
     def __init__(self, **kwargs):
         super().__init__(endpoint=f"report_{self.slug}", url=f"/admin/reports/{self.slug}",
@@ -176,18 +187,28 @@ class ReportView(CrmView):
     def prepare(self, form, customers):
         """Fill the form's choices (the years that have data) before it is validated."""
 
-    def rows(self, form, customers):
+    def columns(self, form):
+        """[(header, kind)] of the table; the export writes the same."""
         raise NotImplementedError
 
-    def table(self, form, rows):
-        """[(header, kind)] and the rows as lists of cells; the export writes the same."""
+    def rows(self, form, customers, offset=0, limit=None, read=None):
+        """The rows from ``offset`` (``limit`` of them, every one when None); a long
+        report reads them through ``read`` (models/reports.py)."""
         raise NotImplementedError
 
-    def chart(self, form, rows):
-        """(labels, values) of the bar chart."""
+    def cells(self, form, row):
+        """A row as the table's list of cells."""
         raise NotImplementedError
 
-    def summary(self, rows):
+    def total(self, form, customers):
+        """The totals over all rows of a paged report (``count``: the number of rows)."""
+        raise NotImplementedError
+
+    def chart(self, form, customers, rows):
+        """(labels, values) of the bar chart (``rows``: the page's)."""
+        raise NotImplementedError
+
+    def summary(self, rows, total):
         return ""
 
     @expose("/")
@@ -200,57 +221,52 @@ class ReportView(CrmView):
         self.prepare(form, customers)
         if not form.validate():
             return self.render("admin/report.html", form=form, columns=None, cells=None,
-                               data=None, summary="", export_urls={})
-        rows = self.rows(form, customers)
-        columns, cells = self.table(form, rows)
+                               data=None, summary="", export_urls={}, pages=0)
+        columns = self.columns(form)
         if export:
+            cells = (self.cells(form, row) for row in self.rows(form, customers,
+                                                                 read=_chunks))
             return self.export(export, columns, cells)
-        labels, values = self.chart(form, rows)
+        page, pages, total = 0, 1, None
+        if self.page_size:
+            total = self.total(form, customers)
+            pages = max(1, -(-total.count // self.page_size))
+            page = min(bounded_number(request.args.get("page"), 0, 0, MAX_PAGE), pages - 1)
+            rows = list(self.rows(form, customers, page * self.page_size, self.page_size))
+        else:
+            rows = list(self.rows(form, customers))
+        labels, values = self.chart(form, customers, rows)
         data = {"labels": labels, "values": values, "label": str(self.chart_label),
                 "horizontal": self.horizontal, "money": columns[-1][1] == MONEY}
         # The filters only: any other parameter could be one of url_for's own (_scheme …).
         args = {name: request.args[name] for name in form._fields if name in request.args}
         export_urls = {kind: url_for(".index") + "?" + urlencode({**args, "export": kind})
                        for kind in EXPORTS}
-        return self.render("admin/report.html", form=form, columns=columns, cells=cells,
-                           data=data, summary=self.summary(rows), export_urls=export_urls)
+
+        def page_url(number):
+            return url_for(".index") + "?" + urlencode({**args, **(
+                {"page": number} if number else {})})
+
+        return self.render("admin/report.html", form=form, columns=columns,
+                           cells=[self.cells(form, row) for row in rows], data=data,
+                           summary=self.summary(rows, total), export_urls=export_urls,
+                           page=page, pages=pages, page_url=page_url)
 
     # -- export ----------------------------------------------------------------
     def export(self, kind, columns, cells):
-        dataset = tablib.Dataset(headers=[str(header) for header, _ in columns],
-                                 title=str(self.name)[:31])
-        for row in cells:
-            # Stored texts may hold control characters an XLSX cell cannot (older rows).
-            dataset.append([spreadsheet_safe(cell) if kind == "csv" else spreadsheet_text(cell)
-                            for cell in row])
-        if kind == "csv":
-            # Excel on a Chinese Windows reads CSV as UTF-8 only with a byte order mark.
-            body = ("\ufeff" + dataset.export("csv")).encode("utf-8")
-        else:
-            body = _xlsx(dataset, [i for i, (_, k) in enumerate(columns, 1) if k == MONEY])
+        """Every row, streamed (admin_views/exports.py): read in chunks, never held."""
         stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
-        response = Response(body, content_type=EXPORTS[kind])
-        # An ASCII name for old clients, the report's own name (RFC 5987) for the others.
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="{self.slug}_{stamp}.{kind}"; '
-            f"filename*=UTF-8''{quote(f'{self.name}_{stamp}.{kind}', safe='')}")
-        return response
+        return exports.response(kind, f"{self.name}_{stamp}.{kind}",
+                                [str(header) for header, _ in columns], cells,
+                                money_columns=[i for i, (_, k) in enumerate(columns)
+                                               if k == MONEY],
+                                fallback=f"{self.slug}_{stamp}.{kind}")
 
 
-def _xlsx(dataset, money_columns):
-    """The dataset as XLSX: text stays text (a name starting with = is no formula), and
-    amounts are numbers shown with two decimals."""
-    book = openpyxl.load_workbook(io.BytesIO(dataset.export("xlsx")))
-    sheet = book.active
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"
-            if cell.column in money_columns:
-                cell.number_format = "#,##0.00"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def _chunks(query):
+    """A report's rows for an export: a server-side cursor on PostgreSQL, ``CHUNK`` rows
+    at a time."""
+    return itertools.chain.from_iterable(exports.chunks(query))
 
 
 def _text(value):
@@ -265,32 +281,40 @@ def _number(value):
 # -- the four reports ----------------------------------------------------------------
 
 class ContributionReport(ReportView):
-    """客户贡献分析: paid order amounts per customer, largest first."""
+    """客户贡献分析: paid order amounts per customer, largest first, a page at a time."""
 
     slug = "contribution"
     permission = "reports.contribution"
     filters = ContributionFilters
     chart_label = _l("订单金额前 10 名（元）")
     horizontal = True
+    page_size = 50
 
     def prepare(self, form, customers):
         form.year.years = reports.contribution_years(customers)
 
-    def rows(self, form, customers):
-        return reports.contribution(form.name.data or None, form.year.data, customers)
+    def columns(self, form):
+        return [(_l("编号"), RANK), (_l("客户名称"), TEXT), (_l("订单金额（元）"), MONEY)]
 
-    def table(self, form, rows):
-        columns = [(_l("编号"), RANK), (_l("客户名称"), TEXT), (_l("订单金额（元）"), MONEY)]
-        return columns, [[r.rank, r.name, r.amount] for r in rows]
+    def rows(self, form, customers, offset=0, limit=None, read=None):
+        return reports.contribution(form.name.data or None, form.year.data, customers,
+                                    offset, limit, read)
 
-    def chart(self, form, rows):
-        top = rows[:CHART_TOP]
+    def cells(self, form, row):
+        return [row.rank, row.name, row.amount]
+
+    def total(self, form, customers):
+        return reports.contribution_total(form.name.data or None, form.year.data, customers)
+
+    def chart(self, form, customers, rows):
+        # The ten largest, whichever page is shown.
+        top = rows[:CHART_TOP] if not rows or rows[0].rank == 1 else \
+            list(self.rows(form, customers, 0, CHART_TOP))
         return [r.name for r in top], [_number(r.amount) for r in top]
 
-    def summary(self, rows):
-        total = sum((r.amount for r in rows), Decimal("0.00"))
-        return gettext("共 %(count)d 位客户，合计 %(total)s 元", count=len(rows),
-                       total=f"{total:,.2f}")
+    def summary(self, rows, total):
+        return gettext("共 %(count)d 位客户，合计 %(total)s 元", count=total.count,
+                       total=f"{total.amount:,.2f}")
 
 
 class CompositionReport(ReportView):
@@ -302,18 +326,19 @@ class CompositionReport(ReportView):
     chart_label = _l("客户数量")
     HEADERS = {"level": _l("等级"), "credit": _l("信用度"), "satisfaction": _l("满意度")}
 
-    def rows(self, form, customers):
+    def columns(self, form):
+        return [(_l("编号"), RANK), (self.HEADERS[form.by.data], TEXT), (_l("客户数量"), COUNT)]
+
+    def rows(self, form, customers, offset=0, limit=None, read=None):
         return reports.composition(form.by.data, customers)
 
-    def table(self, form, rows):
-        columns = [(_l("编号"), RANK), (self.HEADERS[form.by.data], TEXT),
-                   (_l("客户数量"), COUNT)]
-        return columns, [[r.rank, _text(r.label), r.count] for r in rows]
+    def cells(self, form, row):
+        return [row.rank, _text(row.label), row.count]
 
-    def chart(self, form, rows):
+    def chart(self, form, customers, rows):
         return [_text(r.label) for r in rows], [r.count for r in rows]
 
-    def summary(self, rows):
+    def summary(self, rows, total):
         return gettext("共 %(count)d 位正常客户", count=sum(r.count for r in rows))
 
 
@@ -328,43 +353,55 @@ class ServiceReport(ReportView):
     def prepare(self, form, customers):
         form.year.years = reports.service_years(customers)
 
-    def rows(self, form, customers):
+    def columns(self, form):
+        return [(_l("编号"), RANK), (_l("条目"), TEXT), (_l("服务数量"), COUNT)]
+
+    def rows(self, form, customers, offset=0, limit=None, read=None):
         return reports.service(form.year.data, form.date_from.data, form.date_to.data,
                                customers)
 
-    def table(self, form, rows):
-        columns = [(_l("编号"), RANK), (_l("条目"), TEXT), (_l("服务数量"), COUNT)]
-        return columns, [[r.rank, r.service_type, r.count] for r in rows]
+    def cells(self, form, row):
+        return [row.rank, row.service_type, row.count]
 
-    def chart(self, form, rows):
+    def chart(self, form, customers, rows):
         return [r.service_type for r in rows], [r.count for r in rows]
 
-    def summary(self, rows):
+    def summary(self, rows, total):
         return gettext("共 %(count)d 次服务", count=sum(r.count for r in rows))
 
 
 class ChurnReport(ReportView):
-    """客户流失分析: confirmed churn, with the year it was confirmed; charted per year."""
+    """客户流失分析: confirmed churn, with the year it was confirmed, a page at a time;
+    charted per year over all rows."""
 
     slug = "churn"
     permission = "reports.churn"
     filters = ChurnFilters
     chart_label = _l("确认流失客户数")
+    page_size = 50
 
-    def rows(self, form, customers):
-        return reports.churn(form.name.data or None, form.manager.data or None, customers)
+    def _filters(self, form):
+        return form.name.data or None, form.manager.data or None
 
-    def table(self, form, rows):
-        columns = [(_l("编号"), RANK), (_l("年份"), YEAR), (_l("客户"), TEXT),
-                   (_l("客户经理"), TEXT), (_l("流失原因"), TEXT)]
-        return columns, [[r.rank, r.year, r.customer, r.manager, r.reason] for r in rows]
+    def columns(self, form):
+        return [(_l("编号"), RANK), (_l("年份"), YEAR), (_l("客户"), TEXT),
+                (_l("客户经理"), TEXT), (_l("流失原因"), TEXT)]
 
-    def chart(self, form, rows):
-        per_year = reports.churn_per_year(rows)
+    def rows(self, form, customers, offset=0, limit=None, read=None):
+        return reports.churn(*self._filters(form), customers, offset, limit, read)
+
+    def cells(self, form, row):
+        return [row.rank, row.year, row.customer, row.manager, row.reason]
+
+    def total(self, form, customers):
+        return ChurnTotal(reports.churn_count(*self._filters(form), customers))
+
+    def chart(self, form, customers, rows):
+        per_year = reports.churn_per_year(*self._filters(form), customers)
         return [str(year) for year, _ in per_year], [count for _, count in per_year]
 
-    def summary(self, rows):
-        return gettext("共 %(count)d 条确认流失记录", count=len(rows))
+    def summary(self, rows, total):
+        return gettext("共 %(count)d 条确认流失记录", count=total.count)
 
 
 def views():

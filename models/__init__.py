@@ -1,7 +1,7 @@
 """The data model of the CRM and its business rules, one module per business area."""
 from .base import N_, BaseModel, DomainError, db, now, open_database
 from .basedata import DictionaryEntry, Product, Stock
-from .customers import Activity, ChurnRecord, Contact, Customer, Order, OrderLine
+from .customers import Activity, ChurnRecord, Contact, Customer, CustomerSales, Order, OrderLine
 from .history import StatusChange
 from .marketing import Opportunity, PlanItem
 from .security import PERMISSIONS, PermissionChange, Role, User, UserRoles
@@ -11,13 +11,14 @@ from .service import ServiceRequest
 ALL_MODELS = [
     User, Role, UserRoles, PermissionChange, StatusChange,
     DictionaryEntry, Product, Stock,
-    Customer, Contact, Activity, Order, OrderLine, ChurnRecord,
+    Customer, CustomerSales, Contact, Activity, Order, OrderLine, ChurnRecord,
     Opportunity, PlanItem, ServiceRequest,
 ]
 
 __all__ = [
     "ALL_MODELS", "N_", "PERMISSIONS", "Activity", "BaseModel", "ChurnRecord", "Contact",
-    "Customer", "DictionaryEntry", "DomainError", "Opportunity", "Order", "OrderLine",
+    "Customer", "CustomerSales", "DictionaryEntry", "DomainError", "Opportunity", "Order",
+    "OrderLine",
     "PermissionChange", "PlanItem", "Product", "Role", "ServiceRequest", "StatusChange",
     "Stock", "User", "UserRoles", "db", "now", "open_database",
 ]

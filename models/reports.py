@@ -2,25 +2,33 @@
 
 Each function takes the report's filters and an optional ``customers``
 restriction — a sub-select of customer ids, e.g. ``customers_of(user)`` for a
-user whose scope of the report is "own" — and returns a list of rows (named
-tuples), already numbered and ordered as the report shows them. Nothing here
-knows about HTTP; the same rows feed the table, the chart and the exports.
+user whose scope of the report is "own". The long reports (客户贡献分析,
+客户流失分析) answer one page of rows (``offset``, ``limit``; every row when the
+limit is None, read from the database in chunks) and, separately, their totals
+over all rows; the short ones (构成, 服务) answer all their rows. Rows are named
+tuples, numbered and ordered as the report shows them. Nothing here knows about
+HTTP; the same rows feed the table, the chart and the exports.
+
+Nothing grows with the data: 客户贡献分析 reads the customer × year summary
+``CustomerSales`` (kept by triggers) through its (year, cents) index, 客户构成分析
+counts through the (status, measure) indexes of customer, and every year list
+walks the indexed date from year to year (one indexed look-up per year that has
+data) instead of computing the year of every row.
 
 The queries are portable between SQLite and PostgreSQL: no database-specific
-SQL, years taken with peewee's ``.year`` (a registered ``date_part`` on SQLite,
-``EXTRACT`` on PostgreSQL), periods compared as half-open ranges of dates so
-the indexes on the date columns are used. Periods of stored times (a service's
-创建时间, a 确认流失时间: UTC) are the company's days and years (``day_start``).
+SQL, periods compared as half-open ranges of dates so the indexes on the date
+columns are used. Periods of stored times (a service's 创建时间, a 确认流失时间: UTC)
+are the company's days and years (``day_start``).
 """
 import datetime
-from collections import Counter, namedtuple
+from collections import namedtuple
 from decimal import Decimal
 
 from peewee import fn
 
 from .base import N_, day_start, local
 from .basedata import CUSTOMER_LEVEL, SERVICE_TYPE, DictionaryEntry
-from .customers import ChurnRecord, Customer, Order, OrderLine
+from .customers import ChurnRecord, Customer, CustomerSales
 from .security import User
 from .service import ServiceRequest
 
@@ -36,6 +44,7 @@ ContributionRow = namedtuple("ContributionRow", "rank customer_id number name am
 CompositionRow = namedtuple("CompositionRow", "rank value label count")
 ServiceRow = namedtuple("ServiceRow", "rank service_type count")
 ChurnRow = namedtuple("ChurnRow", "rank record_id year customer manager reason confirmed_at")
+ContributionTotal = namedtuple("ContributionTotal", "count amount")  # over all rows
 
 
 def stars(value):
@@ -48,30 +57,54 @@ def year_range(year):
     return datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1)
 
 
-def _local_years(query, field):
-    """The company's years of the stored times ``field`` over ``query``, most recent first.
+def _years(query, field, year_of, year_start):
+    """The years in which ``query`` has a row, most recent first, by ``field`` (indexed).
 
-    SQL's year of a stored (UTC) time may be the year before or after the company's
-    (31 December 20:00 UTC is 1 January in Beijing): each neighbouring year is kept
-    if a row falls within its bounds, one indexed look-up a year.
+    The first row's year from MIN(field), then the next year's from MIN(field) past
+    that year's end, and so on: one indexed look-up per year that has data, however
+    many rows there are (never the year of every row). ``year_of`` reads a value's
+    year, ``year_start`` is the first value of a year.
     """
-    candidates = {year + step for year in _years(query, field) for step in (-1, 0, 1)}
-    return sorted((year for year in candidates
-                   if datetime.MINYEAR < year < datetime.MAXYEAR and
-                   query.where(field >= day_start(datetime.date(year, 1, 1)),
-                               field < day_start(datetime.date(year + 1, 1, 1))).exists()),
-                  reverse=True)
+    years, bound = [], None
+    while True:
+        after = query if bound is None else query.where(field >= bound)
+        first = after.select(fn.MIN(field)).scalar()
+        if first is None:
+            return years[::-1]
+        year = year_of(field.python_value(first))
+        years.append(year)
+        if year + 1 >= datetime.MAXYEAR:
+            return years[::-1]
+        bound = year_start(year + 1)
+
+
+def _local_years(query, field):
+    """The company's years of a stored (UTC) time: 31 December 20:00 UTC is already
+    the next year in Beijing."""
+    def year_of(moment):
+        try:
+            return local(moment).year
+        except OverflowError:  # at the calendar's end
+            return moment.year
+    return _years(query, field, year_of, lambda year: day_start(datetime.date(year, 1, 1)))
 
 
 def _restrict(query, customer_field, customers):
     return query if customers is None else query.where(customer_field.in_(customers))
 
 
-def _years(query, field):
-    """The distinct years of ``field`` over ``query``, most recent first."""
-    # PostgreSQL's EXTRACT answers a numeric, SQLite's date_part an int: int() both.
-    values = query.select(field.year.alias("year")).distinct().tuples()
-    return sorted({int(year) for (year,) in values if year is not None}, reverse=True)
+def read_in_chunks(query):
+    """A query's rows as tuples, as the driver steps through them (the default ``read``;
+    an export passes one that holds a server-side cursor on PostgreSQL)."""
+    return query.iterator()
+
+
+def _page(query, offset, limit, read):
+    """Rows ``offset`` … ``offset + limit`` of an ordered query (all from ``offset`` when
+    ``limit`` is None), as tuples through ``read``."""
+    if offset or limit is not None:
+        query = query.offset(offset).limit(limit)
+    return (read or read_in_chunks)(query.tuples())
 
 
 def money_from_cents(value):
@@ -88,34 +121,57 @@ def money_from_cents(value):
 
 # -- 客户贡献分析 -----------------------------------------------------------------
 
-def contribution(name_contains=None, year=None, customers=None):
+def _sales(name_contains, year, customers, *columns):
+    """The summary rows of 客户贡献分析 as ``columns``: one per customer with paid order
+    lines in ``year`` (``CustomerSales``; None: its all-years rows)."""
+    sales = CustomerSales
+    query = sales.select(*columns).where(
+        sales.year == (sales.ALL_YEARS if year is None else year), sales.lines > 0)
+    if any(getattr(c, "model", None) is Customer for c in columns):
+        query = query.join(Customer, on=(sales.customer == Customer.id))
+    if name_contains:
+        # The matching customers first, then their rows: bounded however rare the name.
+        query = query.where(sales.customer.in_(
+            Customer.select(Customer.id).where(Customer.name.contains(name_contains))))
+    return _restrict(query, sales.customer, customers)
+
+
+def contribution(name_contains=None, year=None, customers=None, offset=0, limit=None,
+                 read=None):
     """Per customer, Σ 数量 × 单价 over the lines of his paid (已回款) orders in ``year``
     (all years when None), largest first; customers without such orders are left out.
+    Rows ``offset`` to ``offset + limit`` (every row when ``limit`` is None), numbered
+    from ``offset + 1``, read by ``read`` (``read_in_chunks``).
 
     ``name_contains`` filters on the 客户名称 (case-insensitive, wildcards taken
     literally). Ties are ordered by 客户编号 so the ranking is stable. Every
     customer counts whatever his status: the money was received either way.
+    The sums come from ``CustomerSales`` (exact integer cents, kept by triggers).
     """
-    cents = fn.SUM(OrderLine.quantity * fn.ROUND(OrderLine.price * 100))
-    query = (OrderLine
-             .select(Customer.id, Customer.number, Customer.name, cents.alias("cents"))
-             .join(Order).join(Customer)
-             .where(Order.status == Order.PAID)
-             .group_by(Customer.id, Customer.number, Customer.name)
-             .order_by(cents.desc(), Customer.number))
-    if year is not None:
-        first, after = year_range(year)
-        query = query.where(Order.date >= first, Order.date < after)
-    if name_contains:
-        query = query.where(Customer.name.contains(name_contains))
-    query = _restrict(query, Order.customer, customers)
-    return [ContributionRow(rank, customer_id, number, name, money_from_cents(total))
-            for rank, (customer_id, number, name, total) in enumerate(query.tuples(), 1)]
+    sales = CustomerSales
+    query = (_sales(name_contains, year, customers, sales.customer, Customer.number,
+                    Customer.name, sales.cents)
+             .order_by(sales.cents.desc(), Customer.number))
+    for rank, (customer_id, number, name, cents) in enumerate(_page(query, offset, limit, read),
+                                                              offset + 1):
+        yield ContributionRow(rank, customer_id, number, name, money_from_cents(cents))
+
+
+def contribution_total(name_contains=None, year=None, customers=None):
+    """The number of customers 客户贡献分析 lists with these filters, and their total."""
+    sales = CustomerSales
+    count, cents = _sales(name_contains, year, customers, fn.COUNT(sales.customer),
+                          fn.SUM(sales.cents)).tuples().get()
+    return ContributionTotal(count, money_from_cents(cents))
 
 
 def contribution_years(customers=None):
-    """The years that have orders (paid or not), most recent first."""
-    return _years(_restrict(Order.select(), Order.customer, customers), Order.date)
+    """The years that have orders (paid or not), most recent first: the summary's years
+    (its rows count every order), walked through its indexes."""
+    sales = CustomerSales
+    query = sales.select().where(sales.year > sales.ALL_YEARS)
+    return _years(_restrict(query, sales.customer, customers), sales.year,
+                  lambda year: year, lambda year: year)
 
 
 # -- 客户构成分析 -----------------------------------------------------------------
@@ -195,29 +251,41 @@ def service_years(customers=None):
 
 # -- 客户流失分析 -----------------------------------------------------------------
 
-def churn(name_contains=None, manager_contains=None, customers=None):
-    """The confirmed (确认流失) churn records, newest first, with the 年份 of their
-    确认流失时间 (the company's year), the customer, his 客户经理 and the 流失原因.
-
-    ``name_contains`` filters on the 客户名称, ``manager_contains`` on the
-    客户经理's name or username (both case-insensitive).
-    """
-    query = (ChurnRecord
-             .select(ChurnRecord.id, ChurnRecord.confirmed_at, ChurnRecord.reason,
-                     Customer.name, User.full_name)
+def _churn(name_contains, manager_contains, customers, *columns):
+    query = (ChurnRecord.select(*columns)
              .join(Customer).join(User, on=(Customer.manager == User.id))
-             .where(ChurnRecord.status == ChurnRecord.CONFIRMED)
-             .order_by(ChurnRecord.confirmed_at.desc(), ChurnRecord.id.desc()))
+             .where(ChurnRecord.status == ChurnRecord.CONFIRMED))
     if name_contains:
         query = query.where(Customer.name.contains(name_contains))
     if manager_contains:
         query = query.where(User.full_name.contains(manager_contains) |
                             User.username.contains(manager_contains))
-    query = _restrict(query, ChurnRecord.customer, customers)
-    return [ChurnRow(rank, record_id, local(confirmed_at).year if confirmed_at else None,
-                     customer, manager, reason, confirmed_at)
-            for rank, (record_id, confirmed_at, reason, customer, manager)
-            in enumerate(query.tuples(), 1)]
+    return _restrict(query, ChurnRecord.customer, customers)
+
+
+def churn(name_contains=None, manager_contains=None, customers=None, offset=0, limit=None,
+          read=None):
+    """The confirmed (确认流失) churn records, newest first, with the 年份 of their
+    确认流失时间 (the company's year), the customer, his 客户经理 and the 流失原因;
+    rows ``offset`` to ``offset + limit`` (every row when ``limit`` is None), read by
+    ``read`` (``read_in_chunks``).
+
+    ``name_contains`` filters on the 客户名称, ``manager_contains`` on the
+    客户经理's name or username (both case-insensitive).
+    """
+    query = (_churn(name_contains, manager_contains, customers, ChurnRecord.id,
+                    ChurnRecord.confirmed_at, ChurnRecord.reason, Customer.name,
+                    User.full_name)
+             .order_by(ChurnRecord.confirmed_at.desc(), ChurnRecord.id.desc()))
+    for rank, (record_id, confirmed_at, reason, customer, manager) in enumerate(
+            _page(query, offset, limit, read), offset + 1):
+        yield ChurnRow(rank, record_id, local(confirmed_at).year if confirmed_at else None,
+                       customer, manager, reason, confirmed_at)
+
+
+def churn_count(name_contains=None, manager_contains=None, customers=None):
+    """The number of rows ``churn`` lists with these filters."""
+    return _churn(name_contains, manager_contains, customers, ChurnRecord.id).count()
 
 
 def churn_years(customers=None):
@@ -227,9 +295,16 @@ def churn_years(customers=None):
                         ChurnRecord.confirmed_at)
 
 
-def churn_per_year(rows):
-    """[(year, count)] of churn rows, oldest first; years between without churn count 0."""
-    counts = Counter(row.year for row in rows if row.year is not None)
-    if not counts:
+def churn_per_year(name_contains=None, manager_contains=None, customers=None):
+    """[(year, count)] of the rows ``churn`` lists, oldest first; years between without
+    churn count 0. One indexed count per year, whatever the number of rows."""
+    query = _churn(name_contains, manager_contains, customers)
+    years = _local_years(query, ChurnRecord.confirmed_at)
+    if not years:
         return []
-    return [(year, counts.get(year, 0)) for year in range(min(counts), max(counts) + 1)]
+    counts = {}
+    for year in years:
+        first, after = year_range(year)
+        counts[year] = query.where(ChurnRecord.confirmed_at >= day_start(first),
+                                   ChurnRecord.confirmed_at < day_start(after)).count()
+    return [(year, counts.get(year, 0)) for year in range(min(years), max(years) + 1)]

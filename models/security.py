@@ -206,7 +206,7 @@ def _grant_label(code, scope):
 
 class User(UserMixin, BaseModel):
     username = CharField(unique=True, max_length=32)
-    full_name = CharField(max_length=50)
+    full_name = CharField(max_length=50, index=True)  # lists sort users by it (0011)
     email = CharField(unique=True, max_length=255, null=True)
     password = CharField(max_length=255, null=True)
     active = BooleanField(default=True, index=True)

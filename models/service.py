@@ -49,6 +49,10 @@ class ServiceRequest(Workflow, BaseModel):
     result = TextField(null=True)
     satisfaction = IntegerField(null=True)
 
+    class Meta:
+        # the home page's average 满意度 of a period, from the index alone (migration 0011)
+        indexes = ((("created_at", "satisfaction"), False),)
+
     def __str__(self):
         return f"#{self.id} {self.summary}"
 

@@ -6,7 +6,7 @@ query. Days are the company's (``local_today``); "since" bounds are inclusive.
 """
 import datetime
 
-from peewee import Case, DateTimeField, fn
+from peewee import SQL, DateTimeField, Select, fn
 
 from .base import day_start, local, local_today
 from .customers import Activity, Customer
@@ -38,25 +38,29 @@ def open_items():
 def plan_due(today=None):
     """Opportunities in development with a plan item due (today or earlier) and not
     yet executed: what their 客户经理 has to do now."""
-    due = PlanItem.select(PlanItem.opportunity).where(PlanItem.date <= _today(today),
-                                                       open_items())
-    return (Opportunity.status == Opportunity.ASSIGNED) & Opportunity.id.in_(due)
+    return (Opportunity.status == Opportunity.ASSIGNED) & _items(
+        (PlanItem.date <= _today(today)) & open_items())
+
+
+def _items(condition=None):
+    """The opportunity has a plan item (meeting ``condition``): a look-up by the item's
+    opportunity index per development, never a list of every item."""
+    items = PlanItem.select(PlanItem.id).where(PlanItem.opportunity == Opportunity.id)
+    return fn.EXISTS(items if condition is None else items.where(condition))
 
 
 def unplanned():
     """Developments without any plan item: assigned, and waiting for 制定计划."""
-    return ((Opportunity.status == Opportunity.ASSIGNED) &
-            Opportunity.id.not_in(PlanItem.select(PlanItem.opportunity)))
+    return (Opportunity.status == Opportunity.ASSIGNED) & ~_items()
 
 
 def stalled(today=None, days=STALLED_DAYS):
     """Developments assigned at least ``days`` days ago with no plan item dated within
     the last ``days`` days or later: nothing done and nothing planned for a month."""
     since = _today(today) - datetime.timedelta(days=days)
-    recent = PlanItem.select(PlanItem.opportunity).where(PlanItem.date >= since)
     return ((Opportunity.status == Opportunity.ASSIGNED) &
             (Opportunity.assigned_at < day_start(since + datetime.timedelta(days=1))) &
-            Opportunity.id.not_in(recent))
+            ~_items(PlanItem.date >= since))
 
 
 def silent(today=None, days=None):
@@ -83,26 +87,33 @@ def months_of(year):
         [datetime.date(year + 1, 1, 1)]
 
 
-def by_month(query, field, year, value=None):
-    """Per month of ``year`` (the company's months): the number of rows of ``query`` whose
-    ``field`` falls in it, or the sum of ``value`` over them, and the mean of ``value``.
-
-    One query over the year's range of ``field``'s index: a CASE per month, not a query
-    per month nor a date function per row (SQLite's would be Python, row by row).
-    Returns (counts or sums, means) as two lists of 12; a mean is None for an empty month.
-    """
+def by_month(query, field, year):
+    """The number of rows of ``query`` whose ``field`` falls in each month of ``year`` (the
+    company's months): 12 counts, in one statement of 12 range counts, each a walk of
+    ``field``'s index between two bounds — no date function, no CASE, per row."""
     days = months_of(year)
     bounds = days if not isinstance(field, DateTimeField) else [day_start(d) for d in days]
-    columns = []
-    for first, after in zip(bounds, bounds[1:]):
-        inside = (field >= first) & (field < after)
-        columns.append(fn.SUM(Case(None, [(inside, 1)], 0)))
-        if value is not None:
-            columns.append(fn.SUM(Case(None, [(inside, value)], 0)))
-    row = query.select(*columns).where(field >= bounds[0], field < bounds[-1]) \
-        .order_by().tuples().first() or (0,) * len(columns)
-    values = [v or 0 for v in row]
-    if value is None:
-        return [int(v) for v in values], [None] * 12
-    counts, sums = [int(v) for v in values[0::2]], values[1::2]
-    return counts, [float(s) / c if c else None for c, s in zip(counts, sums)]
+    counts = [query.select(fn.COUNT(SQL("*"))).where(field >= first, field < after)
+              .order_by().alias(f"m{month}")
+              for month, (first, after) in enumerate(zip(bounds, bounds[1:]), 1)]
+    row = query.model._meta.database.execute(Select(columns=counts)).fetchone()
+    return [int(count or 0) for count in row]
+
+
+def so_far(year, today=None):
+    """[1 January of ``year``, the first day of the month after today's month in ``year``):
+    this year so far, or the same months of an earlier year."""
+    today = _today(today)
+    after = datetime.date(year + (today.month == 12), today.month % 12 + 1, 1)
+    return datetime.date(year, 1, 1), after
+
+
+def average(query, field, value, period):
+    """The mean of ``value`` over the rows of ``query`` whose ``field`` falls in ``period``
+    (first day, day after), or None: one walk of an index on (``field``, ``value``)."""
+    first, after = period
+    if isinstance(field, DateTimeField):
+        first, after = day_start(first), day_start(after)
+    mean = query.select(fn.AVG(value)).where(field >= first, field < after,
+                                            value.is_null(False)).order_by().scalar()
+    return None if mean is None else float(mean)

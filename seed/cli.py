@@ -87,6 +87,7 @@ def init_db(demo_if_new, force_demo):
             "instance/crm.db. Use `make run DEMO=1` or `flask init-db --demo-if-new "
             "--force-demo` if that is really wanted.")
     applied = schema.upgrade(db.obj)
+    schema.optimize(db.obj)
     for name in applied:
         click.echo(f"applied migration {name}")
     if not applied:

@@ -64,6 +64,13 @@ def customer_with_last_order(users, name, last_order=None, created=datetime.date
     return customer
 
 
+def detected_one():
+    """Run the detection, which opens one record here; that record."""
+    from models import ChurnRecord
+    assert ChurnRecord.detect(TODAY, at=NOW) == 1
+    return ChurnRecord.get()
+
+
 def test_months_before_keeps_the_day_or_the_months_last_day():
     from models.customers import months_before
     assert months_before(datetime.date(2026, 11, 23), 6) == datetime.date(2026, 5, 23)
@@ -79,8 +86,8 @@ def test_detection_warns_about_customers_silent_for_more_than_six_months(users):
     never_old = customer_with_last_order(users, "从未下单老客户")
     customer_with_last_order(users, "从未下单新客户", created=TODAY - datetime.timedelta(days=30))
     customer_with_last_order(users, "已流失", months_ago(12), status=Customer.LOST)
-    created = ChurnRecord.detect(TODAY, at=NOW)
-    assert {r.customer.name for r in created} == {"久未下单", "从未下单老客户"}
+    assert ChurnRecord.detect(TODAY, at=NOW) == 2  # how many were opened
+    assert {r.customer.name for r in ChurnRecord.select()} == {"久未下单", "从未下单老客户"}
     record = ChurnRecord.get(ChurnRecord.customer == silent)
     assert (record.status, record.last_order_date) == (ChurnRecord.WARNING, months_ago(6, 1))
     assert ChurnRecord.get(ChurnRecord.customer == never_old).last_order_date is None
@@ -89,25 +96,25 @@ def test_detection_warns_about_customers_silent_for_more_than_six_months(users):
 def test_detection_never_opens_a_second_record_but_may_after_a_confirmed_one(users):
     from models import ChurnRecord
     customer_with_last_order(users, "久未下单", months_ago(8))
-    assert len(ChurnRecord.detect(TODAY, at=NOW)) == 1
-    assert ChurnRecord.detect(TODAY, at=NOW) == []
+    assert ChurnRecord.detect(TODAY, at=NOW) == 1
+    assert ChurnRecord.detect(TODAY, at=NOW) == 0
     record = ChurnRecord.get()
     record.postpone("下月回访", by=users["xiaoming"], at=NOW)
-    assert ChurnRecord.detect(TODAY, at=NOW) == []  # a postponed record is still open
+    assert ChurnRecord.detect(TODAY, at=NOW) == 0  # a postponed record is still open
     assert ChurnRecord.select().count() == 1
 
 
 def test_the_silence_is_configurable(users):
     from models import ChurnRecord
     customer_with_last_order(users, "四个月没下单", months_ago(4))
-    assert ChurnRecord.detect(TODAY, months=6, at=NOW) == []
-    assert len(ChurnRecord.detect(TODAY, months=3, at=NOW)) == 1
+    assert ChurnRecord.detect(TODAY, months=6, at=NOW) == 0
+    assert ChurnRecord.detect(TODAY, months=3, at=NOW) == 1
 
 
 def test_postponing_appends_dated_signed_measures_and_can_be_repeated(users):
     from models import ChurnRecord, StatusChange
     customer_with_last_order(users, "久未下单", months_ago(8))
-    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record = detected_one()
     record.postpone("  电话回访，赠送样品  ", by=users["xiaoming"], at=NOW)
     later = NOW + datetime.timedelta(days=7)
     ChurnRecord.get_by_id(record.id).postpone("上门拜访", by=users["supervisor"], at=later)
@@ -123,7 +130,7 @@ def test_postponing_appends_dated_signed_measures_and_can_be_repeated(users):
 def test_a_measure_and_a_reason_are_required_and_bounded(users, text):
     from models import ChurnRecord, DomainError
     customer_with_last_order(users, "久未下单", months_ago(8))
-    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record = detected_one()
     with pytest.raises(DomainError) as error:
         record.postpone(text, by=users["xiaoming"], at=NOW)
     assert error.value.field == "measure"
@@ -137,7 +144,7 @@ def test_a_measure_and_a_reason_are_required_and_bounded(users, text):
 def test_confirming_stamps_the_time_and_loses_the_customer_for_good(users):
     from models import ChurnRecord, DomainError, StatusChange
     customer = customer_with_last_order(users, "久未下单", months_ago(8))
-    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record = detected_one()
     record.confirm("客户已转向竞争对手", by=users["xiaoming"], at=NOW)
     record = ChurnRecord.get_by_id(record.id)
     assert (record.status, record.reason, record.confirmed_at) == (
@@ -149,13 +156,13 @@ def test_confirming_stamps_the_time_and_loses_the_customer_for_good(users):
                  lambda: record.confirm("again", by=users["xiaoming"], at=NOW)):
         with pytest.raises(DomainError):
             step()
-    assert ChurnRecord.detect(TODAY, at=NOW) == []  # a lost customer is not watched
+    assert ChurnRecord.detect(TODAY, at=NOW) == 0  # a lost customer is not watched
 
 
 def test_confirming_is_all_or_nothing(users, monkeypatch):
     from models import ChurnRecord, StatusChange
     customer = customer_with_last_order(users, "久未下单", months_ago(8))
-    record = ChurnRecord.detect(TODAY, at=NOW)[0]
+    record = detected_one()
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")

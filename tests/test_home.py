@@ -182,7 +182,8 @@ def test_the_supervisor_sees_the_work_to_hand_out(client_for, book):
     # the unassigned, oldest first; warnings per 客户经理, each linked to his
     assert page.index("未指派一") < page.index("未指派二")
     for manager in ("小明（xiaoming）", "旺财（wangcai）"):
-        link = re.search(r'<a href="([^"]+)">' + re.escape(manager) + "</a>", page)
+        link = re.search(r'<a class="crm-data" href="([^"]+)">' + re.escape(manager) + "</a>",
+                         page)
         assert link and listed(client, link.group(1).replace("&amp;", "&")) == 1
     load = page[page.index('id="crm-manager-load"'):]
     assert re.search(r"小明（xiaoming）</td><td[^>]*>5</td><td[^>]*>2</td>", load)
@@ -254,23 +255,32 @@ def test_by_month_counts_in_the_companys_months(users):
                             ("C", at(2026, 12, 31, 15, 59)), ("D", at(2026, 12, 31, 16, 0))):
         Customer.create(number=number, name=number, manager=users["xiaoming"],
                         created_at=created)
-    counts, means = work.by_month(Customer.select(), Customer.created_at, 2026)
-    assert counts == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] and means == [None] * 12
-    assert work.by_month(Customer.select(), Customer.created_at, 2027)[0][0] == 1
+    counts = work.by_month(Customer.select(), Customer.created_at, 2026)
+    assert counts == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert work.by_month(Customer.select(), Customer.created_at, 2027)[0] == 1
+    assert work.by_month(Customer.select().where(Customer.number != "B"),
+                         Customer.created_at, 2026)[1] == 0
 
 
-def test_by_month_averages_a_value(book, users):
+def test_this_year_so_far_ends_with_this_month():
+    assert work.so_far(2026, datetime.date(2026, 12, 1)) == (datetime.date(2026, 1, 1),
+                                                            datetime.date(2027, 1, 1))
+    assert work.so_far(2025, datetime.date(2026, 3, 31)) == (datetime.date(2025, 1, 1),
+                                                            datetime.date(2025, 4, 1))
+
+
+def test_average_takes_the_rated_rows_of_the_period(book, users):
     services = ServiceRequest.select().where(ServiceRequest.id.in_(
         [s.id for s in book["services"].values()]))
     ServiceRequest.update(satisfaction=2).where(
         ServiceRequest.id == book["services"]["mine"].id).execute()
     ServiceRequest.update(satisfaction=5).where(
         ServiceRequest.id == book["services"]["theirs"].id).execute()
-    month = local_today().month
-    counts, means = work.by_month(services.where(ServiceRequest.satisfaction.is_null(False)),
-                                  ServiceRequest.created_at, local_today().year,
-                                  value=ServiceRequest.satisfaction)
-    assert counts[month - 1] == 2 and means[month - 1] == 3.5
+    year = local_today().year
+    assert work.average(services, ServiceRequest.created_at, ServiceRequest.satisfaction,
+                        work.so_far(year)) == 3.5
+    assert work.average(services, ServiceRequest.created_at, ServiceRequest.satisfaction,
+                        work.so_far(year - 1)) is None
 
 
 FIGURE = re.compile(r'id="crm-figure-([a-z_]+)".*?crm-figure-this">([^<]+)<', re.S)

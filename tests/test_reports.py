@@ -4,6 +4,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from peewee import PostgresqlDatabase
 
 from models import (
     ChurnRecord,
@@ -246,16 +247,15 @@ def test_churn_is_filtered_by_customer_name_and_by_manager(users):
     assert [r.customer for r in reports.churn(name_contains="星光")] == ["北京星光"]
     assert [r.customer for r in reports.churn(manager_contains="旺")] == ["天津恒远"]
     assert [r.customer for r in reports.churn(manager_contains="xiaoming")] == ["北京星光"]
-    assert reports.churn(name_contains="星光", manager_contains="旺财") == []
+    assert list(reports.churn(name_contains="星光", manager_contains="旺财")) == []
 
 
 def test_churn_per_year_counts_every_year_between_the_first_and_the_last(users):
     for i, year in enumerate((2022, 2022, 2025)):
         churned(customer(users, f"客户{i}"), T(year, 6, 1, 10))
-    rows = reports.churn()
-    assert reports.churn_per_year(rows) == [(2022, 2), (2023, 0), (2024, 0), (2025, 1)]
+    assert reports.churn_per_year() == [(2022, 2), (2023, 0), (2024, 0), (2025, 1)]
     assert reports.churn_years() == [2025, 2022]
-    assert reports.churn_per_year([]) == []
+    assert reports.churn_per_year(name_contains="不存在") == []
 
 
 # -- the "own" restriction ------------------------------------------------------------
@@ -276,4 +276,129 @@ def test_every_report_restricted_to_a_managers_customers_shows_only_them(users):
     assert [r.customer for r in reports.churn(customers=own)] == ["小明流失的"]
     assert reports.churn_years(own) == [2024]
     # and without the restriction, everyone's
-    assert len(reports.contribution()) == 2 and reports.churn_years() == [2025, 2024]
+    assert len(list(reports.contribution())) == 2 and reports.churn_years() == [2025, 2024]
+
+
+# -- pages and totals: nothing grows with the data ---------------------------------------
+
+def test_a_contribution_page_is_numbered_from_its_offset_and_the_total_covers_every_row(users):
+    for i in range(7):
+        order(customer(users, f"客户{i}", manager="wangcai" if i % 2 else "xiaoming"),
+              D(2025 if i < 5 else 2024, 6, 1), [(1, f"{100 * (i + 1)}.07")])
+    page = list(reports.contribution(offset=2, limit=3))
+    assert [(r.rank, r.name, r.amount) for r in page] == [
+        (3, "客户4", Decimal("500.07")), (4, "客户3", Decimal("400.07")),
+        (5, "客户2", Decimal("300.07"))]
+    assert [r.rank for r in reports.contribution(offset=5, limit=50)] == [6, 7]
+    assert reports.contribution_total() == (7, Decimal("2800.49"))
+    assert reports.contribution_total(year=2025) == (5, Decimal("1500.35"))
+    assert reports.contribution_total(name_contains="客户6") == (1, Decimal("700.07"))
+    own = customers_of(users["xiaoming"])  # 客户0, 2, 4, 6
+    assert reports.contribution_total(customers=own) == (4, Decimal("1600.28"))
+    assert [r.name for r in reports.contribution(customers=own, limit=2)] == ["客户6", "客户4"]
+    assert reports.contribution_total(year=2023) == (0, Decimal("0.00"))
+
+
+def test_a_paid_order_without_lines_lists_no_customer(users):
+    Order.create(customer=customer(users, "空订单"), number="DD-EMPTY", date=D(2025, 1, 1),
+                 address="北京", status=Order.PAID)
+    assert contribution_of() == [] and reports.contribution_total() == (0, Decimal("0.00"))
+
+
+def test_year_lists_skip_the_years_without_data(users):
+    c = customer(users, "跨年")
+    for day in (D(1999, 7, 1), D(2019, 1, 1), D(2019, 12, 31), D(2025, 3, 3)):
+        order(c, day, [(1, "1")], status=Order.UNPAID)
+    assert reports.contribution_years() == [2025, 2019, 1999]
+    assert reports.contribution_years(customers_of(users["wangcai"])) == []
+
+
+def test_service_and_churn_years_are_the_companys_years(users):
+    c = customer(users, "甲")
+    service(c, "咨询", T(2025, 1, 1, 0, 30))  # 2024-12-31 16:30 UTC: 2025 in Beijing
+    service(c, "咨询", T(2023, 12, 31, 23, 59))  # 2023-12-31 15:59 UTC
+    assert reports.service_years() == [2025, 2023]
+    churned(customer(users, "乙", status=Customer.LOST), T(2026, 1, 1, 7, 0))
+    assert reports.churn_years() == [2026]
+
+
+def test_year_lists_never_take_the_year_of_every_row(users, database, monkeypatch):
+    """MIN of the indexed column, year after year: no date_part/EXTRACT, one query a year."""
+    c = customer(users, "甲")
+    for year in (2021, 2023, 2025):
+        order(c, D(year, 5, 5), [(1, "1")])
+        service(c, "咨询", T(year, 5, 5, 9))
+        churned(customer(users, f"流失{year}", status=Customer.LOST), T(year, 5, 5, 9))
+    statements = []
+    execute = database.execute_sql
+
+    def record(sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return execute(sql, params, *args, **kwargs)
+    monkeypatch.setattr(database, "execute_sql", record)
+    for years in (reports.contribution_years, reports.service_years, reports.churn_years):
+        statements.clear()
+        assert years() == [2025, 2023, 2021]
+        assert len(statements) == 4, statements  # three years and the look-up past the last
+        assert not any(word in sql.lower() for sql in statements
+                       for word in ("date_part", "extract", "distinct")), statements
+
+
+def test_a_churn_page_its_count_and_the_counts_per_year_cover_every_row(users):
+    for i in range(5):
+        churned(customer(users, f"流失{i}", manager="wangcai" if i == 4 else "xiaoming",
+                         status=Customer.LOST), T(2022 + i // 2, 3, 1 + i, 10))
+    assert [(r.rank, r.customer) for r in reports.churn(offset=1, limit=2)] == [
+        (2, "流失3"), (3, "流失2")]
+    assert reports.churn_count() == 5
+    assert reports.churn_count(manager_contains="旺财") == 1
+    assert reports.churn_per_year() == [(2022, 2), (2023, 2), (2024, 1)]
+    assert reports.churn_per_year(manager_contains="小明") == [(2022, 2), (2023, 2)]
+    own = customers_of(users["wangcai"])
+    assert reports.churn_count(customers=own) == 1
+    assert reports.churn_per_year(customers=own) == [(2024, 1)]
+
+
+# -- the plans: the indexes the reports count through -----------------------------------------
+
+def plans(database, monkeypatch, run):
+    """The query plans of the SELECTs ``run()`` issues (PostgreSQL told to avoid table scans
+    where it can: on a few rows it would scan anyway)."""
+    statements = []
+    execute = database.execute_sql
+
+    def record(sql, params=None, *args, **kwargs):
+        if sql.lstrip().upper().startswith("SELECT"):
+            statements.append((sql, params))
+        return execute(sql, params, *args, **kwargs)
+    monkeypatch.setattr(database, "execute_sql", record)
+    run()
+    monkeypatch.undo()
+    pg = isinstance(database, PostgresqlDatabase)
+    found = []
+    with database.atomic():
+        if pg:
+            database.execute_sql("SET LOCAL enable_seqscan = off")
+        for sql, params in statements:
+            rows = database.execute_sql(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + sql,
+                                        params).fetchall()
+            found.append(" ".join(str(cell) for row in rows for cell in row))
+    return found
+
+
+@pytest.mark.parametrize("by", ["level", "credit", "satisfaction"])
+def test_the_composition_counts_through_the_status_index(users, database, monkeypatch, by):
+    customer(users, "甲")
+    plan, = [p for p in plans(database, monkeypatch, lambda: reports.composition(by))
+             if "customer" in p]
+    assert f"customer_status_{by}" in plan, plan
+
+
+def test_the_contribution_page_reads_the_summary_through_its_year_index(users, database,
+                                                                       monkeypatch):
+    order(customer(users, "甲"), D(2025, 1, 1), [(1, "1")])
+    for year in (None, 2025):
+        page, = plans(database, monkeypatch,
+                      lambda: list(reports.contribution(year=year, limit=50)))
+        assert "year_cents_lines" in page, page
+        assert "TEMP B-TREE FOR ORDER BY" not in page  # at most the ties (RIGHT PART) sorted

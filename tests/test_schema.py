@@ -108,6 +108,7 @@ def test_every_sortable_column_is_indexed(app):
     from admin_views.base import CrmModelView
 
     def indexed(field):
+        field = getattr(field, "field", field)  # a RelatedSort: the related column
         model = field.model
         return field.primary_key or field.index or field.unique or \
             isinstance(field, ForeignKeyField) or \
@@ -145,3 +146,13 @@ def test_workers_starting_together_share_one_secret(fresh_app, monkeypatch):
         t.join()
     assert len({w.config["SECRET_KEY"] for w in workers}) == 1
     assert len({w.config["SECURITY_PASSWORD_SALT"] for w in workers}) == 1
+
+
+def test_init_db_gives_sqlite_s_planner_its_statistics(fresh_app):
+    app = fresh_app()
+    assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+    with app.app_context():
+        from models import db
+        stats = db.obj.execute_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()[0]
+    assert stats == 1

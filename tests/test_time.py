@@ -238,7 +238,7 @@ def test_churn_detection_counts_beijings_today(app, users, frozen_clock):
     Order.create(customer=customer, number="DD-1", address="上海",
                  date=datetime.date(2029, 12, 31))
     # six months before UTC's day (30 June) is 30 December: the order is not too old yet
-    assert ChurnRecord.detect(datetime.date(2030, 6, 30)) == []
+    assert ChurnRecord.detect(datetime.date(2030, 6, 30)) == 0
     result = app.test_cli_runner().invoke(args=["detect-churn"])
     assert result.exit_code == 0, result.output
     assert "1 churn warning(s) opened" in result.output  # 1 July: 31 December is too old

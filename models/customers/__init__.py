@@ -8,8 +8,15 @@ from .churn import ChurnRecord, months_before
 from .contacts import Activity, Contact
 from .customer import Customer, customers_of
 from .imports import IMPORT_COLUMNS, import_customers
-from .orders import ORDER_COLUMNS, Order, OrderLine, import_orders
+from .orders import (
+    ORDER_COLUMNS,
+    CustomerSales,
+    Order,
+    OrderLine,
+    import_orders,
+    rebuild_sales,
+)
 
 __all__ = ["IMPORT_COLUMNS", "ORDER_COLUMNS", "Activity", "ChurnRecord", "Contact", "Customer",
-           "Order", "OrderLine", "customers_of", "import_customers", "import_orders",
-           "months_before"]
+           "CustomerSales", "Order", "OrderLine", "customers_of", "import_customers",
+           "import_orders", "months_before", "rebuild_sales"]

@@ -2,7 +2,16 @@
 import calendar
 import datetime
 
-from peewee import JOIN, CharField, DateField, DateTimeField, ForeignKeyField, TextField, fn
+from peewee import (
+    SQL,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    TextField,
+    Value,
+    fn,
+)
 
 from ..base import N_, BaseModel, day_start, local, now, required_text
 from ..history import Workflow, transition
@@ -55,26 +64,25 @@ class ChurnRecord(Workflow, BaseModel):
         Silent: his last order is older than the cutoff, or he never ordered and
         was created before it. A customer with an open record gets no second one.
         ``today`` is the company's date (``local_today()``), the cutoff a company day.
-        Returns the records created.
+        One ``INSERT … SELECT``: the database finds and writes them all, whatever their
+        number, without a row passing through Python. Returns how many were opened.
         """
         cutoff = months_before(today, months)
-        last_order = (Order.select(Order.customer, fn.MAX(Order.date).alias("last"))
-                      .group_by(Order.customer).alias("last_order"))
+        # Per customer, through the (customer_id, date) index: one look-up each.
+        orders = Order.select(SQL("1")).where(Order.customer == Customer.id)
+        last_order = Order.select(fn.MAX(Order.date)).where(Order.customer == Customer.id)
         open_records = cls.select(cls.customer).where(cls.status.in_(cls.OPEN))
-        silent = (Customer.select(Customer.id, last_order.c.last)
-                  .join(last_order, JOIN.LEFT_OUTER,
-                        on=(last_order.c.customer_id == Customer.id))
+        silent = (Customer.select(Customer.id, last_order, Value(cls.WARNING), Value(at or now()))
                   .where(Customer.status == Customer.ACTIVE,
                          Customer.id.not_in(open_records),
-                         (last_order.c.last < cutoff) |
-                         (last_order.c.last.is_null() &
-                          (Customer.created_at < day_start(cutoff))))
-                  .order_by(Customer.id).tuples())
-        at = at or now()
+                         # no order since the cutoff: his last one is older, or he has none
+                         ~fn.EXISTS(orders.where(Order.date >= cutoff)),
+                         # and if none, he was created before the cutoff
+                         fn.EXISTS(orders) | (Customer.created_at < day_start(cutoff)))
+                  .order_by(Customer.id))
         with cls._meta.database.atomic():
-            return [cls.create(customer=customer_id, last_order_date=_as_date(last),
-                               status=cls.WARNING, created_at=at)
-                    for customer_id, last in silent]
+            return cls.insert_from(silent, [cls.customer, cls.last_order_date, cls.status,
+                                            cls.created_at]).as_rowcount().execute()
 
     def postpone(self, measure, by, at=None):
         """暂缓流失: append a dated, signed measure to the earlier ones; can be repeated."""
@@ -103,9 +111,3 @@ class ChurnRecord(Workflow, BaseModel):
         """The earlier measures, oldest first."""
         return [line for line in (self.measures or "").split("\n") if line.strip()]
 
-
-def _as_date(value):
-    """A MAX(date) as a date (SQLite answers with text)."""
-    if value is None or isinstance(value, datetime.date):
-        return value
-    return datetime.date.fromisoformat(str(value)[:10])

@@ -53,6 +53,9 @@ class Activity(BaseModel):
     detail = TextField(null=True)
     note = CharField(max_length=300, null=True)
 
+    class Meta:
+        indexes = ((("customer", "date"), False),)  # a customer's records by date (0011)
+
     REQUIRED_TEXT = {"place": (N_("地点"), 100), "summary": (N_("概要"), 200)}
     # 详细信息 is a text column; the limit keeps one record readable (and the page small)
     OPTIONAL_TEXT = {"detail": (N_("详细信息"), 2000), "note": (N_("备注"), 300)}

@@ -2,7 +2,17 @@
 import datetime
 from decimal import Decimal
 
-from peewee import CharField, DateField, DecimalField, ForeignKeyField, IntegerField, fn
+from peewee import (
+    BigIntegerField,
+    CharField,
+    CompositeKey,
+    DateField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    PostgresqlDatabase,
+    fn,
+)
 
 from ..base import N_, BaseModel, DomainError, required_text
 from ..basedata import Product
@@ -20,6 +30,10 @@ class Order(BaseModel):
     address = CharField(max_length=300)
     status = CharField(max_length=10, default=UNPAID, index=True)
 
+    class Meta:
+        # a customer's orders by date (and 状态): his list and a 客户经理's (migration 0011)
+        indexes = ((("customer", "date", "status"), False),)
+
     def __str__(self):
         return self.number
 
@@ -32,7 +46,15 @@ class Order(BaseModel):
         """总金额 = Σ 数量 × 单价 over the order's lines."""
         if "_total" in self.__dict__:
             return self._total
-        return sum((line.amount for line in self.lines), Decimal("0"))
+        return sum((line.amount for line in self.line_items()), Decimal("0"))
+
+    def line_items(self):
+        """The order's lines with their products, read once, in one query (its details
+        page shows them and their 总金额)."""
+        if "_lines" not in self.__dict__:
+            self._lines = list(OrderLine.select(OrderLine, Product).join(Product)
+                               .where(OrderLine.order == self.id).order_by(OrderLine.id))
+        return self._lines
 
     @classmethod
     def load_totals(cls, orders):
@@ -57,6 +79,61 @@ class OrderLine(BaseModel):
     def amount(self):
         """金额 = 数量 × 单价."""
         return self.quantity * self.price
+
+
+class CustomerSales(BaseModel):
+    """客户销售汇总: per customer and year, ``orders`` = the number of his orders (paid or
+    not), ``cents`` = Σ 数量 × ROUND(单价 × 100) over the lines of his paid (已回款) ones
+    (exact integer cents) and ``lines`` their number. ``year`` 0 (ALL_YEARS) holds his
+    sums over all years. A row exists while its customer has an order that year.
+
+    Never written by the application: database triggers (migration 0009) keep it
+    exact on every write to orders and lines — the ORM, the ERP import, raw SQL, bulk
+    inserts. After writes that bypass triggers (a TRUNCATE, a load with triggers
+    disabled), ``rebuild_sales``.
+    """
+    ALL_YEARS = 0
+
+    customer = ForeignKeyField(Customer, backref="sales", on_delete="CASCADE", index=False)
+    year = IntegerField()
+    cents = BigIntegerField(default=0)
+    orders = IntegerField(default=0)
+    lines = IntegerField(default=0)
+
+    class Meta:
+        table_name = "customer_sales"
+        primary_key = CompositeKey("customer", "year")
+        indexes = ((("year", "cents", "lines"), False),)  # 客户贡献分析's pages and totals
+        derived = True  # kept by triggers: a copy of the database copies orders, not this
+
+
+def sales_aggregate_sql(database):
+    """SELECT customer_id, year, cents, orders, lines: the plain aggregate of the orders
+    per customer and year (what CustomerSales holds, all-years rows aside)."""
+    year = ("EXTRACT(YEAR FROM o.date)::integer" if isinstance(database, PostgresqlDatabase)
+            else "CAST(strftime('%Y', o.date) AS INTEGER)")
+    return ('SELECT customer_id, year, CAST(SUM(cents) AS BIGINT) AS cents, COUNT(*) AS orders, '
+            'SUM(lines) AS lines FROM ('
+            f'SELECT o.customer_id AS customer_id, {year} AS year, '
+            'COALESCE(SUM(l.quantity * ROUND(l.price * 100)), 0) AS cents, COUNT(l.id) AS lines '
+            "FROM \"order\" o LEFT JOIN order_line l ON l.order_id = o.id AND o.status = 'paid' "
+            "GROUP BY o.id) per_order GROUP BY customer_id, year")
+
+
+def rebuild_sales(database):
+    """Recompute customer_sales from the orders (migration 0009; after a bulk load that
+    bypassed the triggers). Returns the number of customer × year rows."""
+    with database.atomic():
+        database.execute_sql("DELETE FROM customer_sales")
+        database.execute_sql("INSERT INTO customer_sales (customer_id, year, cents, orders, "
+                             f"lines) {sales_aggregate_sql(database)}")
+        database.execute_sql(
+            "INSERT INTO customer_sales (customer_id, year, cents, orders, lines) "
+            f"SELECT customer_id, {CustomerSales.ALL_YEARS}, SUM(cents), SUM(orders), "
+            f"SUM(lines) FROM customer_sales GROUP BY customer_id")
+        return database.execute_sql(
+            f"SELECT COUNT(*) FROM customer_sales WHERE year <> {CustomerSales.ALL_YEARS}"
+        ).fetchone()[0]
 
 
 # The columns of an ERP order export: one row per order line.

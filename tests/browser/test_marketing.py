@@ -78,5 +78,5 @@ def test_from_opportunity_to_customer(page, browser, live_server, users):
     shot(manager, "plan-developed.png")
     with manager.expect_navigation():
         manager.click(f"text={customer.number}")
-    assert "苏州河畔家电" in manager.inner_text("table")
+    assert "苏州河畔家电" in manager.inner_text("#crm-customer-title")  # his 360° page
     context.close()

@@ -1,0 +1,297 @@
+"""客户销售汇总 (customer_sales): the triggers keep it equal to the plain aggregate of the
+orders after any write — the ORM, the ERP import, raw SQL, bulk inserts — and migration
+0009 / ``rebuild_sales`` compute it from the orders. On the suite's kind of database
+(SQLite, or PostgreSQL under TEST_DATABASE_URL)."""
+import csv
+import datetime
+import itertools
+import random
+from collections import defaultdict
+from decimal import Decimal
+
+from peewee import PostgresqlDatabase, Table
+
+from models import Customer, CustomerSales, Order, OrderLine, Product, db, open_database, schema
+from models.customers import rebuild_sales
+from tests.conftest import scratch_database
+
+ALL = CustomerSales.ALL_YEARS
+_numbers = itertools.count(1)
+
+
+def expected():
+    """{(customer, year): (cents, orders, lines)} computed here, in Python, from the rows:
+    every order counted, 数量 × 单价 in cents over the lines of the paid ones, year 0 the
+    sum over the years."""
+    sums = defaultdict(lambda: [0, 0, 0])
+    paid = {}
+    for o in Order.select():
+        for key in ((o.customer_id, o.date.year), (o.customer_id, ALL)):
+            sums[key][1] += 1
+        if o.status == Order.PAID:
+            paid[o.id] = o
+    for line in OrderLine.select(OrderLine.order, OrderLine.quantity, OrderLine.price):
+        o = paid.get(line.order_id)
+        if o is None:
+            continue
+        cents = line.quantity * int(Decimal(line.price) * 100)
+        for key in ((o.customer_id, o.date.year), (o.customer_id, ALL)):
+            sums[key][0] += cents
+            sums[key][2] += 1
+    return {key: tuple(value) for key, value in sums.items()}
+
+
+def summary(database=None):
+    query = CustomerSales.select(CustomerSales.customer, CustomerSales.year, CustomerSales.cents,
+                                 CustomerSales.orders, CustomerSales.lines)
+    if database is not None:
+        query = query.bind(database)
+    return {(c, y): (int(cents), orders, lines) for c, y, cents, orders, lines in query.tuples()}
+
+
+def make_customers(users, n):
+    return [Customer.create(number=f"KHS{next(_numbers):08d}", name=f"汇总客户{i}",
+                            manager=users["xiaoming"]) for i in range(n)]
+
+
+def product():
+    return Product.get_or_none() or Product.create(name="幸福牌电视机", model="818 FFT",
+                                                   batch="2388 EA03", unit="台", price=7500)
+
+
+def random_price(rng):
+    return Decimal(rng.choice(["0.07", "0.01", "36.00", "7500.00", "9800.50", "0.00",
+                               "12345678.99", "16800.00"]))
+
+
+# -- the random sequence ------------------------------------------------------------------
+
+def test_after_random_changes_through_every_write_path_the_summary_is_the_aggregate(
+        app, users, tmp_path):
+    rng = random.Random(20261123)
+    customers = make_customers(users, 4)
+    item = product()
+
+    def new_order(status=None, lines=None):
+        o = Order.create(customer=rng.choice(customers), number=f"DS{next(_numbers):09d}",
+                         date=datetime.date(rng.randint(2022, 2026), rng.randint(1, 12),
+                                            rng.randint(1, 28)),
+                         address="北京", status=status or rng.choice([Order.PAID, Order.UNPAID]))
+        for _ in range(rng.randint(0, 4) if lines is None else lines):
+            OrderLine.create(order=o, product=item, quantity=rng.randint(1, 50), unit="台",
+                             price=random_price(rng))
+        return o
+
+    def some_order():
+        return Order.select().order_by(Order.id).offset(
+            rng.randrange(Order.select().count())).first()
+
+    def some_line():
+        count = OrderLine.select().count()
+        return OrderLine.select().order_by(OrderLine.id).offset(rng.randrange(count)).first() \
+            if count else None
+
+    def add_line():
+        OrderLine.create(order=some_order(), product=item, quantity=rng.randint(1, 9),
+                         unit="台", price=random_price(rng))
+
+    def change_line():
+        line = some_line()
+        if line:
+            line.quantity, line.price = rng.randint(1, 99), random_price(rng)
+            line.save()
+
+    def move_line():
+        line = some_line()
+        if line:
+            OrderLine.update(order=some_order()).where(OrderLine.id == line.id).execute()
+
+    def delete_line():
+        line = some_line()
+        if line:
+            line.delete_instance()
+
+    def toggle_paid():
+        o = some_order()
+        o.status = Order.UNPAID if o.status == Order.PAID else Order.PAID
+        o.save()
+
+    def redate():
+        o = some_order()
+        o.date = o.date.replace(year=rng.randint(2021, 2027)) if rng.random() < 0.7 else \
+            o.date.replace(day=rng.randint(1, 28))  # within its year: nothing moves
+        o.save()
+
+    def move_order():
+        Order.update(customer=rng.choice(customers)).where(Order.id == some_order().id).execute()
+
+    def delete_order():
+        # the lines first (as the ORM's recursive delete does), or by the FK's cascade
+        some_order().delete_instance(recursive=rng.random() < 0.5)
+
+    def everything_at_once():
+        o = some_order()
+        Order.update(customer=rng.choice(customers), status=rng.choice([Order.PAID, Order.UNPAID]),
+                     date=datetime.date(rng.randint(2022, 2026), 6, 1)).where(
+            Order.id == o.id).execute()
+
+    def bulk_insert():
+        with db.atomic():
+            first = Order.insert_many([
+                {"customer": rng.choice(customers).id, "number": f"DB{next(_numbers):09d}",
+                 "date": datetime.date(rng.randint(2022, 2026), 3, 3), "address": "天津",
+                 "status": rng.choice([Order.PAID, Order.UNPAID])} for _ in range(3)]).execute()
+            ids = [o.id for o in Order.select(Order.id).order_by(Order.id.desc()).limit(3)]
+            OrderLine.insert_many([{"order": i, "product": item.id, "quantity": rng.randint(1, 5),
+                                    "unit": "台", "price": random_price(rng)}
+                                   for i in ids for _ in range(2)]).execute()
+            assert first is not None
+
+    def raw_sql():
+        def some(table):
+            ids = [row[0] for row in db.execute_sql(f'SELECT id FROM "{table}"').fetchall()]
+            return ", ".join(str(i) for i in rng.sample(ids, min(len(ids), 3)) or [0])
+        statement = rng.choice([
+            f"UPDATE order_line SET price = price + 1.25 WHERE id IN ({some('order_line')})",
+            f"UPDATE order_line SET quantity = quantity + 1 WHERE id IN ({some('order_line')})",
+            f"UPDATE \"order\" SET status = 'paid' WHERE id IN ({some('order')})",
+            f"UPDATE \"order\" SET status = 'unpaid' WHERE id IN ({some('order')})",
+            f"DELETE FROM order_line WHERE id IN ({some('order_line')})",
+            f"DELETE FROM \"order\" WHERE id IN ({some('order')})",  # lines by cascade
+            f"UPDATE \"order\" SET customer_id = {customers[0].id}, date = "
+            + ("date + 400" if isinstance(db.obj, PostgresqlDatabase)
+               else "date(date, '+400 days')") + f" WHERE id IN ({some('order')})",
+        ])
+        db.execute_sql(statement)
+
+    def import_run():
+        known = [o.number for o in Order.select(Order.number).limit(3)]
+        rows = []
+        for number in known + [f"DI{next(_numbers):09d}" for _ in range(2)]:
+            for _ in range(rng.randint(1, 3)):
+                rows.append({"订单编号": number, "客户编号": rng.choice(customers).number,
+                             "日期": f"{rng.randint(2022, 2026)}-0{rng.randint(1, 9)}-15",
+                             "送货地址": "上海", "状态": rng.choice(["已回款", "未回款"]),
+                             "商品名称": "幸福牌电视机", "型号": "818 FFT", "批次": "2388 EA03",
+                             "数量": str(rng.randint(1, 9)), "单位": "台",
+                             "单价": str(random_price(rng))})
+        # Lines of one order share its header cells, as the ERP writes them.
+        for row in rows:
+            first = next(r for r in rows if r["订单编号"] == row["订单编号"])
+            row.update({k: first[k] for k in ("客户编号", "日期", "送货地址", "状态")})
+        path = tmp_path / f"orders{next(_numbers)}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        result = app.test_cli_runner().invoke(args=["import-orders", str(path)])
+        assert result.exit_code == 0, result.output
+
+    for _ in range(6):
+        new_order(status=Order.PAID, lines=3)
+    steps = [new_order, add_line, change_line, move_line, delete_line, toggle_paid, redate,
+             move_order, delete_order, everything_at_once, bulk_insert, raw_sql, import_run]
+    done = set()
+    for number in range(160):
+        step = steps[number] if number < len(steps) else rng.choice(steps)
+        if Order.select().count() < 3:
+            step = new_order
+        step()
+        done.add(step.__name__)
+        assert summary() == expected(), f"after step {number}: {step.__name__}"
+    assert done == {s.__name__ for s in steps}
+    assert any(key[1] != ALL for key in summary())  # something was left to compare
+
+    # rebuild_sales computes the same table from the orders
+    before = summary()
+    CustomerSales.update(cents=0).execute()
+    assert rebuild_sales(db.obj) == sum(1 for key in before if key[1] != ALL)
+    assert summary() == before
+
+
+# -- rules the sequence may not hit -----------------------------------------------------------
+
+def test_a_paid_order_without_lines_counts_as_an_order_of_no_amount(users):
+    c, = make_customers(users, 1)
+    o = Order.create(customer=c, number="DE1", date=datetime.date(2025, 5, 5), address="北京",
+                     status=Order.PAID)
+    assert summary() == {(c.id, 2025): (0, 1, 0), (c.id, ALL): (0, 1, 0)}
+    o.delete_instance()
+    assert summary() == {}
+
+
+def test_an_unpaid_order_counts_no_amount_and_a_row_goes_with_its_last_order(users):
+    c, = make_customers(users, 1)
+    item = product()
+    orders = []
+    for year, price in ((2024, "10.00"), (2025, "0.07")):
+        o = Order.create(customer=c, number=f"DY{year}", date=datetime.date(year, 12, 31),
+                         address="北京", status=Order.PAID)
+        OrderLine.create(order=o, product=item, quantity=3, unit="台", price=Decimal(price))
+        orders.append(o)
+    assert summary() == {(c.id, 2024): (3000, 1, 1), (c.id, 2025): (21, 1, 1),
+                         (c.id, ALL): (3021, 2, 2)}
+    Order.update(status=Order.UNPAID).where(Order.id == orders[0].id).execute()
+    assert summary() == {(c.id, 2024): (0, 1, 0), (c.id, 2025): (21, 1, 1),
+                         (c.id, ALL): (21, 2, 1)}
+    orders[0].delete_instance(recursive=True)
+    assert summary() == {(c.id, 2025): (21, 1, 1), (c.id, ALL): (21, 1, 1)}
+
+
+def test_amounts_are_exact_integer_cents(users):
+    c, = make_customers(users, 1)
+    o = Order.create(customer=c, number="DX1", date=datetime.date(2025, 1, 2), address="北京",
+                     status=Order.PAID)
+    OrderLine.create(order=o, product=product(), quantity=10, unit="台",
+                     price=Decimal("9999999999.99"))
+    OrderLine.insert_many([{"order": o.id, "product": product().id, "quantity": 1, "unit": "台",
+                            "price": Decimal("0.07")}] * 1000).execute()
+    assert summary()[(c.id, 2025)] == (10000000006990, 1, 1001)
+
+
+# -- the migration --------------------------------------------------------------------------
+
+def test_migration_0009_sums_the_orders_an_installation_already_has(tmp_path):
+    old = open_database(scratch_database(tmp_path, "sales"))
+    try:
+        schema.upgrade(old, target="0008_times_in_utc")
+        columns_of = {
+            "user": ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
+                     "failed_logins", "must_change_password"),
+            "customer": ("id", "number", "name", "manager_id", "status", "created_at"),
+            "product": ("id", "name", "model", "batch", "unit", "price"),
+            "order": ("id", "customer_id", "number", "date", "address", "status"),
+            "order_line": ("id", "order_id", "product_id", "quantity", "unit", "price"),
+        }
+
+        def insert(name, *rows):
+            Table(name, columns_of[name]).bind(old).insert(
+                [dict(zip(columns_of[name], row)) for row in rows]).execute()
+
+        at = datetime.datetime(2025, 1, 1, 8)
+        insert("user", (1, "laowang", "老王", True, "u1", at, 0, False))
+        insert("customer", *[(i, f"KH{i}", f"客户{i}", 1, "active", at) for i in (1, 2)])
+        insert("product", (1, "电视机", "A", "1", "台", Decimal("1")))
+        insert("order", *[
+            (1, 1, "D1", datetime.date(2024, 12, 31), "北京", "paid"),
+            (2, 1, "D2", datetime.date(2025, 1, 1), "北京", "paid"),
+            (3, 2, "D3", datetime.date(2025, 6, 1), "北京", "unpaid"),
+            (4, 2, "D4", datetime.date(2025, 7, 1), "北京", "paid"),
+        ])
+        insert("order_line", *[
+            (1, 1, 1, 2, "台", Decimal("7500.00")), (2, 1, 1, 10, "台", Decimal("0.07")),
+            (3, 2, 1, 1, "台", Decimal("36.00")), (4, 3, 1, 5, "台", Decimal("1.00")),
+        ])
+
+        assert schema.upgrade(old, target="0009_customer_sales") == ["0009_customer_sales"]
+        assert summary(old) == {(1, 2024): (1500070, 1, 2), (1, 2025): (3600, 1, 1),
+                                (1, ALL): (1503670, 2, 3), (2, 2025): (0, 2, 0),
+                                (2, ALL): (0, 2, 0)}
+        # and the triggers run from now on
+        old.execute_sql("UPDATE \"order\" SET status = 'paid' WHERE id = 3")
+        assert summary(old)[(2, 2025)] == (500, 2, 1)
+        indexes = {i.name for i in old.get_indexes("customer")}
+        assert {"customer_status_level", "customer_status_credit",
+                "customer_status_satisfaction"} <= indexes
+    finally:
+        getattr(old, "close_all", old.close)()
