@@ -379,6 +379,7 @@ def plans(database, monkeypatch, run):
     with database.atomic():
         if pg:
             database.execute_sql("SET LOCAL enable_seqscan = off")
+            database.execute_sql("SET LOCAL enable_bitmapscan = off")
         for sql, params in statements:
             rows = database.execute_sql(("EXPLAIN " if pg else "EXPLAIN QUERY PLAN ") + sql,
                                         params).fetchall()
