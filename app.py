@@ -16,6 +16,7 @@ import time
 import uuid
 from urllib.parse import quote
 
+import click
 from flask import (
     Flask,
     flash,
@@ -52,7 +53,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import models
-from models import db, work
+from models import audit, db, work
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRANSLATIONS = os.path.join(HERE, "translations")
@@ -130,6 +131,7 @@ def create_app(test_config=None):
     Mail(app)  # the daily digest (flask send-digest), when MAIL_SERVER is set
 
     _limit_logins(app)
+    _audit_actor(app)
     _lock_accounts(app)
     _end_sessions_at_logout(app)
     _force_password_change(app)
@@ -255,8 +257,9 @@ class LoginForm(SecurityLoginForm):
             self.form_errors.append(locked_message(user))
             return False
         if user is None and self.ifield is not None:
-            log.warning("failed login: unknown user %r from %s",
-                        login_identity(self.username.data)[:64], get_remote_address())
+            typed = login_identity(self.username.data)[:64]
+            log.warning("failed login: unknown user %r from %s", typed, get_remote_address())
+            audit.record(audit.LOGIN_FAILED, entity="user", username=typed)
         return ok
 
 
@@ -281,6 +284,7 @@ def _lock_accounts(app):
     @user_failed_authn.connect_via(app)
     def _failed(sender, user, **extra):
         at = models.now()
+        audit.record(audit.LOGIN_FAILED, user, username=user.username, at=at)
         if user.is_locked(now=at):
             log.warning("failed login while locked: %r from %s", user.username,
                         get_remote_address())
@@ -289,6 +293,8 @@ def _lock_accounts(app):
             log.warning("account locked: %r from %s after %d failed logins, until %s",
                         user.username, get_remote_address(), user.failed_logins,
                         user.locked_until.isoformat(sep=" "))
+            audit.record(audit.LOCKOUT, user, username=user.username, at=at,
+                         note=user.locked_until.isoformat(sep=" "))
         else:
             log.warning("failed login: %r from %s (%d of %d)", user.username,
                         get_remote_address(), user.failed_logins,
@@ -296,8 +302,24 @@ def _lock_accounts(app):
 
     @user_authenticated.connect_via(app)
     def _succeeded(sender, user, **extra):
+        audit.record(audit.LOGIN, user, by=user)
         if user.failed_logins or user.locked_until:
             user.reset_failed_logins(models.now())
+
+
+def _audit_actor(app):
+    """Who the audit log names (models/audit.py): in a request its user and the client's
+    address (the proxy's client when PROXY_COUNT says so); in a ``flask`` command nobody,
+    from the command."""
+    def actor():
+        if has_request_context():
+            user = current_user._get_current_object() if current_user else None
+            known = user is not None and getattr(user, "is_authenticated", False)
+            return (user.id if known else None, user.username if known else None,
+                    request.remote_addr)
+        command = click.get_current_context(silent=True)
+        return None, None, command.command_path if command else None
+    audit.set_actor(actor)
 
 
 def _end_sessions_at_logout(app):
@@ -312,6 +334,7 @@ def _end_sessions_at_logout(app):
     @user_logged_out.connect_via(app)
     def _logged_out(sender, user, **extra):
         if isinstance(user, models.User):
+            audit.record(audit.LOGOUT, user, by=user)
             user.end_sessions()
 
 

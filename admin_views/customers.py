@@ -1,5 +1,5 @@
 """客户管理 screens: customers, their contacts, interactions and orders, and churn;
-and the module's commands (``flask detect-churn`` for cron, ``flask import-orders``).
+and the module's commands (``flask detect-churn`` for cron; the ERP's, admin_views/erp.py).
 """
 
 import click
@@ -27,12 +27,12 @@ from models import (
 )
 from models.base import Msgid, local_today, now
 from models.basedata import CUSTOMER_LEVEL, REGION
-from models.customers import IMPORT_COLUMNS, ORDER_COLUMNS, import_customers, import_orders
+from models.customers import IMPORT_COLUMNS, import_customers
 from models.security import ALL
 from models.tabular import MAX_BYTES, read_table
 from seed.cli import needs_schema
 
-from . import profile
+from . import erp, profile
 from .base import (
     CrmModelView,
     ReadOnlyView,
@@ -410,27 +410,9 @@ def detect_churn(months, today):
     click.echo(f"{opened} churn warning(s) opened (no order for more than {months} months)")
 
 
-@click.command("import-orders")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@with_appcontext
-@needs_schema
-def import_orders_command(path):
-    """Take the ERP's orders from a CSV or XLSX file, one row per order line."""
-    with open(path, "rb") as fh:
-        content = fh.read()
-    try:
-        created, updated = import_orders(
-            read_table(content, required=ORDER_COLUMNS))
-    except DomainError as exc:
-        for number, message, params in getattr(exc, "errors", []):
-            click.echo(f"row {number}: {message % params if params else message}", err=True)
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"{created} new order(s), {updated} updated")
-
-
 def commands():
-    """The module's commands for cron and the ERP hand-over."""
-    return [detect_churn, import_orders_command]
+    """The module's commands: for cron, and the ERP hand-over (admin_views/erp.py)."""
+    return [detect_churn, *erp.commands()]
 
 
 def views():

@@ -1,4 +1,5 @@
 """The data model of the CRM and its business rules, one module per business area."""
+from .audit import AuditEntry
 from .base import N_, BaseModel, DomainError, db, now, open_database
 from .basedata import DictionaryEntry, Product, Stock
 from .customers import Activity, ChurnRecord, Contact, Customer, CustomerSales, Order, OrderLine
@@ -12,11 +13,12 @@ ALL_MODELS = [
     User, Role, UserRoles, PermissionChange, StatusChange,
     DictionaryEntry, Product, Stock,
     Customer, CustomerSales, Contact, Activity, Order, OrderLine, ChurnRecord,
-    Opportunity, PlanItem, ServiceRequest,
+    Opportunity, PlanItem, ServiceRequest, AuditEntry,
 ]
 
 __all__ = [
-    "ALL_MODELS", "N_", "PERMISSIONS", "Activity", "BaseModel", "ChurnRecord", "Contact",
+    "ALL_MODELS", "N_", "PERMISSIONS", "Activity",
+    "AuditEntry", "BaseModel", "ChurnRecord", "Contact",
     "Customer", "CustomerSales", "DictionaryEntry", "DomainError", "Opportunity", "Order",
     "OrderLine",
     "PermissionChange", "PlanItem", "Product", "Role", "ServiceRequest", "StatusChange",

@@ -11,8 +11,9 @@ import stat
 import zoneinfo
 from decimal import Decimal
 
-from peewee import DatabaseProxy, Model, SqliteDatabase, TextField
+from peewee import DatabaseProxy, SqliteDatabase, TextField
 from playhouse.db_url import connect
+from playhouse.signals import Model
 
 db = DatabaseProxy()
 
@@ -202,19 +203,42 @@ def decimal_in_column(value, field, label):
 
 
 class BaseModel(Model):
+    """Every table. Its writes are audited (models/audit.py): an instance's save and delete
+    through ``playhouse.signals``, a conditional update by ``update_if``; each with its
+    entry in one transaction. A table that is itself a record of changes, or a copy kept
+    for speed, says ``audited = False``."""
+
+    audited = True
+
     class Meta:
         database = db
         legacy_table_names = False
 
-    def update_if(self, condition, fields):
+    def save(self, *args, **kwargs):
+        self._audit_only = kwargs.get("only")  # the columns written, when not all
+        with self._meta.database.atomic():
+            return super().save(*args, **kwargs)
+
+    def delete_instance(self, *args, **kwargs):
+        with self._meta.database.atomic():
+            return super().delete_instance(*args, **kwargs)
+
+    def update_if(self, condition, fields, step=None, note=None, by=None):
         """Write ``fields`` to this row only if ``condition`` still holds; whether it did.
 
         Every workflow step is such a conditional update, not read-then-write: of
-        two users acting on the same row at once, exactly one succeeds.
+        two users acting on the same row at once, exactly one succeeds. The update is
+        audited as the workflow ``step`` (with the user's ``note``), else as a change.
         """
+        from .audit import record_update, stored_row
         model = type(self)
-        return model.update(fields).where(model._meta.primary_key == self.get_id(),
-                                          condition).execute() == 1
+        with self._meta.database.atomic():
+            before = stored_row(self) if self.audited else None
+            done = model.update(fields).where(model._meta.primary_key == self.get_id(),
+                                              condition).execute() == 1
+            if done and self.audited:
+                record_update(self, before, fields, step=step, note=note, by=by)
+        return done
 
 
 def private_folder(path, narrow=False):

@@ -74,7 +74,7 @@ class Workflow:
             raise ValueError(f"step {name!r} does not lead to {target!r}")
         model = type(self)
         if not self.update_if(model.status.in_(transition.source),
-                              {"status": target, **fields}):
+                              {"status": target, **fields}, step=name, note=note, by=by):
             self.refuse(name)
         if self.status != target:
             StatusChange.record(self, self.status, target, by, at, note=note)
@@ -84,6 +84,8 @@ class Workflow:
 
 
 class StatusChange(BaseModel):
+    audited = False  # a status move is audited as its step (update_if)
+
     entity = CharField(max_length=30)
     entity_id = IntegerField()
     from_status = CharField(max_length=12, null=True)

@@ -39,3 +39,13 @@ def optimize(database):
 
 def pending(database):
     return [m.name for m in runner(database).status() if m.path and not m.applied]
+
+
+def empty(database, models):
+    """Delete every row of ``models``' tables, in reverse order (the copy of a database
+    into a new one, the tests): maintenance below the models, so the audit log, which
+    its model refuses to delete, is emptied too. DELETE, not TRUNCATE: on small tables
+    PostgreSQL deletes many times faster."""
+    with database.atomic():
+        for model in reversed(models):
+            database.execute_sql(f'DELETE FROM "{model._meta.table_name}"')

@@ -90,6 +90,7 @@ PERMISSIONS = [
     Permission("security.user.unlock", N_("解锁用户")),  # migration 0006
     Permission("security.role", N_("角色管理")),
     Permission("security.permission", N_("权限分配")),
+    Permission("security.audit", N_("审计日志")),  # migration 0012
 ]
 PERMISSIONS_BY_CODE = {p.code: p for p in PERMISSIONS}
 
@@ -190,11 +191,16 @@ class Role(BaseModel, RoleMixin):
                 changed.append(PermissionChange(
                     role=self, permission=code, changed_by=by, changed_at=at,
                     before=_grant_label(code, old), after=_grant_label(code, new)))
+        from .audit import GRANT, record
         with self._meta.database.atomic():
             self.permissions = sorted(format_grant(c, s) for c, s in grants.items())
-            self.save()
+            type(self).update(permissions=self.permissions).where(
+                type(self).id == self.id).execute()
             for change in changed:
                 change.save()
+            if changed:
+                record(GRANT, self, by=by, at=at, changes={
+                    change.permission: [change.before, change.after] for change in changed})
         return changed
 
 
@@ -290,9 +296,12 @@ class User(UserMixin, BaseModel):
         """An administrator lifts the lock (and clears the count)."""
         if not self.is_locked(now=now):
             raise DomainError(N_("用户“%(name)s”未被锁定"), name=str(self))
+        from .audit import UNLOCK, record
         model = type(self)
-        model.update({model.failed_logins: 0, model.last_failed_login_at: None,
-                      model.locked_until: None}).where(model.id == self.id).execute()
+        with self._meta.database.atomic():
+            model.update({model.failed_logins: 0, model.last_failed_login_at: None,
+                          model.locked_until: None}).where(model.id == self.id).execute()
+            record(UNLOCK, self)
         self._reload_lockout()
 
     def _reload_lockout(self):
@@ -375,15 +384,24 @@ class User(UserMixin, BaseModel):
                 .order_by(cls.username))
 
     def set_roles(self, roles):
+        """Give this user exactly ``roles``; a change is audited as the user's 角色."""
+        from .audit import UPDATE, record
         with self._meta.database.atomic():
+            before = sorted(self.role_display_names()) if self.id else []
             UserRoles.delete().where(UserRoles.user == self).execute()
             for role in roles:
                 UserRoles.create(user=self, role=role)
-        self.__dict__.pop("_grants", None)
+            self.__dict__.pop("_grants", None)
+            after = sorted(role.display_name() for role in roles)
+            if before != after:
+                record(UPDATE, self, changes={"roles": ["、".join(before) or None,
+                                                        "、".join(after) or None]})
 
 
 class UserRoles(BaseModel):
     """The user ↔ role link; Flask-Security reads ``user.roles`` through it."""
+
+    audited = False  # audited as the user's change of roles (User.set_roles)
 
     user = ForeignKeyField(User, backref="roles", on_delete="CASCADE")
     role = ForeignKeyField(Role, backref="users", on_delete="CASCADE")
@@ -400,6 +418,8 @@ class UserRoles(BaseModel):
 
 class PermissionChange(BaseModel):
     """Who granted or revoked what, when (权限分配 audit trail)."""
+
+    audited = False  # audited as the role's grant change (Role.set_grants)
 
     role = ForeignKeyField(Role, backref="permission_changes", on_delete="CASCADE")
     permission = CharField(max_length=60)

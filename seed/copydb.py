@@ -40,8 +40,7 @@ def copy_database(source, target, models=ALL_MODELS):
 
     with target.bind_ctx(models, bind_refs=False, bind_backrefs=False):
         with target.atomic():
-            for model in reversed(models):  # rows a migration may have seeded
-                model.delete().execute()
+            schema.empty(target, models)  # rows a migration may have seeded
             for model in models:
                 if getattr(model._meta, "derived", False):
                     continue  # a summary the target's triggers fill as the rows arrive

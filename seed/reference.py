@@ -37,6 +37,7 @@ ROLES = {
     "admin": ("系统管理员", "用户、角色、权限；数据字典", {
         "security.user": None, "security.user.unlock": None,  # 0006_unlock_permission
         "security.role": None, "security.permission": None,
+        "security.audit": None,  # 0012_audit_log
         "basedata.dictionary": None,
     }),
     "supervisor": ("销售主管", "创建并指派销售机会；查看全部客户并处理流失；分配服务；查看报表", {

@@ -31,13 +31,8 @@ def _drop_everything(database):
 
 
 def _clear(database):
-    """Empty every table (reverse dependency order), keeping the schema.
-
-    DELETE, not TRUNCATE: on tables this small PostgreSQL deletes 20× faster.
-    """
-    with database.atomic():
-        for model in reversed(ALL_MODELS):
-            model.delete().execute()
+    """Empty every table, keeping the schema."""
+    schema.empty(database, ALL_MODELS)
 
 
 def _per_worker(url):

@@ -21,6 +21,7 @@ from models import (
     StatusChange,
     User,
     db,
+    schema,
 )
 from seed import reference
 
@@ -38,8 +39,7 @@ def build(app):
 
 
 def clear():
-    for model in reversed(ALL_MODELS):
-        model.delete().execute()
+    schema.empty(db.obj, ALL_MODELS)
     reference.load()
 
 

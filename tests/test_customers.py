@@ -346,13 +346,13 @@ def test_flask_import_orders_reads_the_erp_file(app, users, tmp_path):
                      .encode("gb18030"))
     runner = app.test_cli_runner()
     result = runner.invoke(args=["import-orders", str(path)])
-    assert result.exit_code == 0 and "1 new order(s), 0 updated" in result.output
+    assert result.exit_code == 0 and "订单：新增 1，更新 0，未变 0" in result.output
     bad = tmp_path / "bad.csv"
     bad.write_bytes((header + "\r\n" + ",".join(order_row(客户编号="KH0", 单价="1").values())
                      + "\r\n")
                     .encode())
     result = runner.invoke(args=["import-orders", str(bad)])
-    assert result.exit_code != 0 and "row 2" in result.output
+    assert result.exit_code != 0 and "第 2 行" in result.output
 
 
 # -- every wrong field at once (Customer.clean, Contact.clean, Activity.clean) -------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from models import ChurnRecord, Customer, Order, OrderLine, Product
+from models import AuditEntry, ChurnRecord, Customer, Order, OrderLine, Product
 from models.base import day_start
 from models.customers import months_before
 from tests.conftest import make_user
@@ -231,8 +231,12 @@ def test_detection_is_one_statement_whatever_the_number(users, database):
     with Queries(database) as seen:
         assert ChurnRecord.detect(TODAY, at=NOW) == 2500
     writes = [sql for sql in seen if sql.lstrip().upper().startswith("INSERT")]
-    assert len(writes) == 1 and "SELECT" in writes[0]
+    # the warnings, and their audit entries: each one INSERT … SELECT
+    assert [sql.split("(")[0].strip() for sql in writes] == [
+        'INSERT INTO "churn_record"', 'INSERT INTO "audit_entry"']
+    assert all("SELECT" in sql for sql in writes)
     assert ChurnRecord.select().where(ChurnRecord.status == ChurnRecord.WARNING).count() == 2500
+    assert AuditEntry.select().where(AuditEntry.entity == "churn_record").count() == 2500
 
 
 def test_the_command_reports_how_many_it_opened(app, users):

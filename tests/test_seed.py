@@ -314,7 +314,9 @@ def test_init_db_loads_the_demo_only_into_a_new_database(fresh_app, tmp_path):
     assert second.exit_code == 0, second.output
     assert "demo data loaded" not in second.output
     assert not User.select().where(User.username == "executive").exists()
-    assert counts() == {**loaded, "User": 4, "UserRoles": 4}
+    # nothing more loaded; the audit log holds the deletion of 高管
+    assert counts() == {**loaded, "User": 4, "UserRoles": 4,
+                        "AuditEntry": loaded["AuditEntry"] + 1}
 
 
 def test_init_db_without_the_flag_loads_no_demo_data(fresh_app):

@@ -13,6 +13,7 @@ from peewee import (
     fn,
 )
 
+from .. import audit
 from ..base import N_, BaseModel, day_start, local, now, required_text
 from ..history import Workflow, transition
 from ..security import User
@@ -81,8 +82,12 @@ class ChurnRecord(Workflow, BaseModel):
                          fn.EXISTS(orders) | (Customer.created_at < day_start(cutoff)))
                   .order_by(Customer.id))
         with cls._meta.database.atomic():
-            return cls.insert_from(silent, [cls.customer, cls.last_order_date, cls.status,
-                                            cls.created_at]).as_rowcount().execute()
+            before = cls.select(fn.MAX(cls.id)).scalar() or 0
+            opened = cls.insert_from(silent, [cls.customer, cls.last_order_date, cls.status,
+                                              cls.created_at]).as_rowcount().execute()
+            audit.record_inserted(cls, cls.select(cls.id, Customer.name).join(Customer)
+                                  .where(cls.id > before), at)
+            return opened
 
     def postpone(self, measure, by, at=None):
         """暂缓流失: append a dated, signed measure to the earlier ones; can be repeated."""

@@ -1,5 +1,6 @@
 """历史订单: the ERP's orders and their lines, shown here and never edited, and their import."""
 import datetime
+import re
 from decimal import Decimal
 
 from peewee import (
@@ -11,12 +12,28 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     PostgresqlDatabase,
+    chunked,
     fn,
 )
 
-from ..base import N_, BaseModel, DomainError, required_text
+from ..base import (
+    N_,
+    BaseModel,
+    DomainError,
+    Refusals,
+    decimal_in_column,
+    optional_text,
+    required_text,
+)
 from ..basedata import Product
-from ..tabular import ImportRefused, cell_text
+from ..tabular import (
+    Imported,
+    ImportRefused,
+    canonical_rows,
+    cell_text,
+    row_faults,
+    whole_number,
+)
 from .customer import Customer, customers_of
 
 
@@ -69,6 +86,8 @@ class Order(BaseModel):
 
 
 class OrderLine(BaseModel):
+    audited = False  # an order is the ERP's: its import is audited, not each line
+
     order = ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
     product = ForeignKeyField(Product, backref="order_lines", on_delete="RESTRICT")
     quantity = IntegerField()
@@ -92,6 +111,8 @@ class CustomerSales(BaseModel):
     inserts. After writes that bypass triggers (a TRUNCATE, a load with triggers
     disabled), ``rebuild_sales``.
     """
+
+    audited = False  # a summary kept by triggers
     ALL_YEARS = 0
 
     customer = ForeignKeyField(Customer, backref="sales", on_delete="CASCADE", index=False)
@@ -136,78 +157,202 @@ def rebuild_sales(database):
         ).fetchone()[0]
 
 
-# The columns of an ERP order export: one row per order line.
-ORDER_COLUMNS = ("订单编号", "客户编号", "日期", "送货地址", "状态", "商品名称", "型号", "批次",
-                 "数量", "单位", "单价")
+# The columns of an ERP order export: one row per order line. 客户 is named by 客户编号, or,
+# where the ERP does not know the CRM's numbers, by 客户名称 (seed/erp/ names the demo's
+# customers so, since their numbers are those of the day the demo was loaded).
+ORDER_COLUMNS = ("订单编号", "客户编号", "客户名称", "日期", "送货地址", "状态", "商品名称", "型号",
+                 "批次", "数量", "单位", "单价")
+ORDER_REQUIRED = ("订单编号", ("客户编号", "客户名称"), "日期", "送货地址", "状态", "商品名称",
+                  "型号", "批次", "数量", "单位", "单价")
+# The cells every line of an order repeats (its header): field → the column it is read from.
+ORDER_HEADER = {"customer": "客户编号", "date": "日期", "address": "送货地址", "status": "状态"}
+_STATUSES = {"已回款": Order.PAID, "未回款": Order.UNPAID, Order.PAID: Order.PAID,
+             Order.UNPAID: Order.UNPAID}
+_DAY = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})([ T][0-9:.]*)?")
 
 
 def import_orders(rows):
-    """Take the ERP's orders (one row per line), all or nothing; returns (new, updated).
+    """Take the ERP's orders (one row per line, headers as ORDER_COLUMNS or their English
+    names), all or nothing; returns an ``Imported``: orders created, updated, unchanged, and
+    the products added.
 
-    An order already known (by 订单编号) is replaced: its fields and lines are the
-    ERP's, which the CRM never edits. 客户 is given by 客户编号; a product not
-    known yet (名称, 型号, 批次) is added with the row's 单位 and 单价.
+    Every fault of every row is reported (ImportRefused: row, message, column), and then
+    nothing is written. An order already known (by 订单编号) is replaced when the file says
+    otherwise (its fields and lines are the ERP's, which the CRM never edits) and left
+    untouched when it says the same, so importing a file again changes nothing. The lines
+    of one order repeat its 客户, 日期, 送货地址 and 状态; a line that differs is refused.
+    A product not known yet (名称, 型号, 批次) is added with the row's 单位 and 单价.
     """
-    statuses = {"已回款": Order.PAID, "未回款": Order.UNPAID, Order.PAID: Order.PAID,
-                Order.UNPAID: Order.UNPAID}
+    rows = canonical_rows(rows, ORDER_COLUMNS, ORDER_REQUIRED)
+    customers = _CustomerFinder()
     orders, errors = {}, []
-    for number, row in enumerate(rows, start=2):
-        cells = {header: cell_text(row.get(header)) for header in ORDER_COLUMNS}
-        try:
-            key = required_text(cells["订单编号"], 30, "number", N_("订单编号"))
-            customer = Customer.get_or_none(Customer.number == cells["客户编号"])
-            if customer is None:
-                raise DomainError(N_("客户编号“%(value)s”不存在"), value=cells["客户编号"] or "")
-            order = orders.setdefault(key, {
-                "customer": customer.id, "date": _day(cells["日期"]),
-                "address": required_text(cells["送货地址"], 300, "address", N_("送货地址")),
-                "status": statuses.get(cells["状态"]), "lines": []})
-            if order["status"] is None:
-                raise DomainError(N_("状态须为已回款或未回款"))
-            order["lines"].append(_order_line(cells))
-        except DomainError as exc:
-            errors.append((number, exc.message, exc.params))
+    for number, row in enumerate(rows, start=2):  # row 1 holds the headers
+        cells = {column: cell_text(row.get(column)) for column in ORDER_COLUMNS}
+        if not any(cells.values()):
+            continue  # a blank row (Excel leaves some after the last)
+        refusals, key, header = Refusals(), None, {}
+        with refusals:
+            key = required_text(cells["订单编号"], 30, "订单编号", N_("订单编号"))
+        with refusals:
+            header["customer"] = customers.find(cells["客户编号"], cells["客户名称"])
+        with refusals:
+            header["date"] = _day(cells["日期"])
+        with refusals:
+            header["address"] = required_text(cells["送货地址"], 300, "送货地址", N_("送货地址"))
+        with refusals:
+            header["status"] = _status(cells["状态"])
+        line = _order_line(cells, refusals)
+        order = orders.get(key)
+        if order is not None:
+            for field, value in header.items():
+                if value != order[field]:
+                    column = ORDER_HEADER[field] if field != "customer" or cells["客户编号"] \
+                        else "客户名称"
+                    refusals.add(N_("同一订单的%(label)s与第 %(row)d 行不同"), field=column,
+                                 label=N_(column), row=order["row"])
+        elif key is not None and len(header) == len(ORDER_HEADER):
+            order = orders[key] = {**header, "row": number, "lines": []}
+        if order is not None and line is not None:
+            order["lines"].append(line)
+        errors += row_faults(number, refusals)
     if errors:
         raise ImportRefused(errors, N_("导入失败：%(count)d 行有误，未导入任何订单"))
-    created = 0
-    with Order._meta.database.atomic():
-        for key, fields in orders.items():
-            lines = fields.pop("lines")
-            order = Order.get_or_none(Order.number == key)
-            if order is None:
-                order = Order.create(number=key, **fields)
-                created += 1
-            else:
-                Order.update(**fields).where(Order.id == order.id).execute()
-                OrderLine.delete().where(OrderLine.order == order).execute()
-            for line in lines:
-                product = _product(line.pop("product"))
-                OrderLine.create(order=order, product=product, **line)
-    return created, len(orders) - created
+    return _save_orders(orders)
+
+
+class _CustomerFinder:
+    """A row's customer (his id) by 客户编号, else by 客户名称; each looked up once."""
+
+    def __init__(self):
+        self.numbers, self.names = {}, {}
+
+    def find(self, number, name):
+        number = optional_text(number, 20, "客户编号", N_("客户编号"))
+        if number is not None:
+            if number not in self.numbers:
+                self.numbers[number] = Customer.select(Customer.id).where(
+                    Customer.number == number).scalar()
+            if self.numbers[number] is None:
+                raise DomainError(N_("客户编号“%(value)s”不存在"), field="客户编号", value=number)
+            return self.numbers[number]
+        name = optional_text(name, 100, "客户名称", N_("客户名称"))
+        if name is None:
+            raise DomainError(N_("请填写客户编号或客户名称"), field="客户编号")
+        if name not in self.names:  # a deleted customer is not looked for by name
+            self.names[name] = [key for key, in Customer.select(Customer.id).where(
+                Customer.name == name, Customer.status != Customer.DELETED).limit(2).tuples()]
+        found = self.names[name]
+        if not found:
+            raise DomainError(N_("客户名称“%(value)s”不存在"), field="客户名称", value=name)
+        if len(found) > 1:
+            raise DomainError(N_("有多个客户名为“%(value)s”，请填写客户编号"), field="客户名称",
+                              value=name)
+        return found[0]
 
 
 def _day(value):
+    """A date as the ERP or Excel writes it: 2026-11-01, 2026/11/1, or a date-time cell."""
+    match = _DAY.fullmatch(value or "")
     try:
-        return datetime.date.fromisoformat((value or "")[:10])
-    except ValueError:
-        raise DomainError(N_("日期须为 年-月-日")) from None
+        return datetime.date(*(int(part) for part in match.groups()[:3]))
+    except (AttributeError, ValueError):
+        raise DomainError(N_("日期须为 年-月-日"), field="日期") from None
 
 
-def _order_line(cells):
+def _status(value):
+    status = _STATUSES.get(value) or _STATUSES.get((value or "").casefold())
+    if status is None:
+        raise DomainError(N_("状态须为已回款或未回款"), field="状态")
+    return status
+
+
+def _order_line(cells, refusals):
+    """The line of a row (product, 数量, 单位, 单价), None when one of them is refused
+    (each refusal recorded in ``refusals``)."""
+    product, line = [], {}
+    for column in ("商品名称", "型号", "批次"):
+        with refusals:
+            product.append(required_text(cells[column], 100, column, N_(column)))
+    with refusals:
+        line["quantity"] = whole_number(cells["数量"], "数量", minimum=1)
+    with refusals:
+        line["unit"] = required_text(cells["单位"], 20, "单位", N_("单位"))
+    with refusals:
+        line["price"] = _price(cells["单价"])
+    if len(product) < 3 or len(line) < 3:
+        return None
+    return {**line, "product": tuple(product)}
+
+
+def _price(text):
+    if text is None:
+        raise DomainError(N_("请填写%(label)s"), field="单价", label=N_("单价"))
     try:
-        quantity, price = int(cells["数量"] or ""), Decimal((cells["单价"] or "").replace(",", ""))
-    except (ValueError, ArithmeticError):
-        raise DomainError(N_("数量须为整数，单价须为数字")) from None
-    if quantity <= 0 or price < 0:
-        raise DomainError(N_("数量须大于 0，单价不能为负数"))
-    product = tuple(required_text(cells[h], 100, h, h) for h in ("商品名称", "型号", "批次"))
-    unit = required_text(cells["单位"], 20, "unit", N_("单位"))
-    return {"product": (*product, unit, price), "quantity": quantity, "unit": unit,
-            "price": price}
+        price = decimal_in_column(text.replace(",", ""), OrderLine.price, N_("单价"))
+    except DomainError as exc:
+        exc.field = "单价"  # the column, not the model's field
+        raise
+    if price < 0:
+        raise DomainError(N_("%(label)s不能为负数"), field="单价", label=N_("单价"))
+    return price
 
 
-def _product(spec):
-    name, model, batch, unit, price = spec
-    product, _ = Product.get_or_create(name=name, model=model, batch=batch,
-                                       defaults={"unit": unit, "price": price})
-    return product
+def _save_orders(orders):
+    """Write the checked orders in one transaction: new ones created, changed ones
+    replaced, the others left as they are."""
+    created = updated = 0
+    with Order._meta.database.atomic():
+        products, added = _products([line for order in orders.values()
+                                     for line in order["lines"]])
+        known, lines = {}, {}
+        for keys in chunked(list(orders), 500):
+            known.update((order.number, order)
+                         for order in Order.select().where(Order.number.in_(keys)))
+        for ids in chunked([order.id for order in known.values()], 500):
+            for line in (OrderLine.select().where(OrderLine.order.in_(ids))
+                         .order_by(OrderLine.id)):
+                lines.setdefault(line.order_id, []).append(
+                    (line.product_id, line.quantity, line.unit, line.price))
+        for key, fields in orders.items():
+            header = {field: fields[field] for field in ORDER_HEADER}
+            wanted = [(products[line["product"]], line["quantity"], line["unit"], line["price"])
+                      for line in fields["lines"]]
+            order = known.get(key)
+            if order is None:
+                order = Order.create(number=key, **header)
+                created += 1
+            else:
+                same_header = (order.customer_id, order.date, order.address, order.status) \
+                    == tuple(header.values())
+                if same_header and lines.get(order.id, []) == wanted:
+                    continue  # what the CRM holds already
+                if not same_header:
+                    for field, value in header.items():
+                        setattr(order, field, value)
+                    order.save()
+                OrderLine.delete().where(OrderLine.order == order.id).execute()
+                updated += 1
+            for batch in chunked(wanted, 100):
+                OrderLine.insert_many(
+                    [{"order": order.id, "product": product, "quantity": quantity,
+                      "unit": unit, "price": price}
+                     for product, quantity, unit, price in batch]).execute()
+    return Imported(created, updated, len(orders) - created - updated, products=added)
+
+
+def _products(lines):
+    """{(名称, 型号, 批次): product id} of the lines' products and how many were added: an
+    unknown one with the unit and price of its first line."""
+    first = {}
+    for line in lines:
+        first.setdefault(line["product"], (line["unit"], line["price"]))
+    ids, added = {}, 0
+    for (name, model, batch), (unit, price) in first.items():
+        key = (Product.select(Product.id).where(Product.name == name, Product.model == model,
+                                                Product.batch == batch)
+               .order_by(Product.id).scalar())
+        if key is None:
+            key = Product.create(name=name, model=model, batch=batch, unit=unit, price=price).id
+            added += 1
+        ids[(name, model, batch)] = key
+    return ids, added

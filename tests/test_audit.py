@@ -1,0 +1,206 @@
+"""审计日志 (models/audit.py): every change, step, grant and login event is recorded with
+its before and after values, in the transaction of the change; no secret is recorded;
+nobody alters an entry."""
+import pytest
+from peewee import IntegrityError
+
+from models import (
+    AuditEntry,
+    ChurnRecord,
+    Customer,
+    DomainError,
+    Opportunity,
+    Role,
+    User,
+    audit,
+    db,
+)
+from models.base import local_today
+from tests.conftest import PASSWORD, csrf_token, login
+
+
+def entries(action=None, **where):
+    query = AuditEntry.select().order_by(AuditEntry.id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    for field, value in where.items():
+        query = query.where(getattr(AuditEntry, field) == value)
+    return list(query)
+
+
+def customer(users, name="北京星光电子", manager="xiaoming", **fields):
+    return Customer.create(**{"number": f"KH26120{len(name):04d}", "name": name,
+                              "manager": users[manager], "region": "北京", "level": 1,
+                              **fields})
+
+
+# -- the rule, without HTTP ----------------------------------------------------------------
+
+def test_a_created_record_is_recorded_with_its_values(users):
+    made = customer(users, bank_account="6222 0001")
+    entry, = entries(audit.CREATE, entity="customer")
+    assert (entry.entity_id, entry.label) == (made.id, str(made))  # "KH… 北京星光电子"
+    assert entry.changed["bank_account"] == (None, "6222 0001")
+    assert entry.changed["manager"] == (None, "小明")  # a related record by its name
+    assert entry.origin is None and entry.user_id is None  # no request, no command
+
+
+def test_an_update_records_only_what_changed_from_what_was_stored(users):
+    made = customer(users, bank_account="6222 0001")
+    made = Customer.get_by_id(made.id)
+    made.bank_account, made.manager = "6222 0002", users["wangcai"]
+    made.name = "北京星光电子"  # typed again as it was: no change
+    made.save()
+    entry, = entries(audit.UPDATE, entity="customer")
+    assert entry.changed == {"bank_account": ("6222 0001", "6222 0002"),
+                             "manager": ("小明", "旺财")}
+    made.save()  # nothing changed: nothing recorded
+    assert len(entries(audit.UPDATE)) == 1
+
+
+def test_a_save_of_some_columns_records_those_only(users):
+    made = customer(users)
+    made.bank_account, made.phone = "1", "2"
+    made.save(only=[Customer.phone])
+    entry, = entries(audit.UPDATE)
+    assert entry.changed == {"phone": (None, "2")}
+
+
+def test_a_delete_records_what_the_record_held(users):
+    made = customer(users, phone="010-1")
+    made.delete_instance()
+    entry, = entries(audit.DELETE)
+    assert (entry.entity, entry.entity_id, entry.label) == ("customer", made.id, str(made))
+    assert entry.changed["phone"] == ("010-1", None)
+
+
+def test_the_entry_goes_with_its_change_when_the_change_is_rolled_back(users):
+    made = customer(users)
+    with pytest.raises(IntegrityError):
+        with db.atomic():
+            made.bank_account = "6222"
+            made.save()
+            Customer.create(number=made.number, name="重号", manager=users["xiaoming"],
+                            region="北京", level=1)  # the same 客户编号: refused
+    assert Customer.get_by_id(made.id).bank_account is None
+    assert entries(audit.UPDATE) == [] and len(entries(audit.CREATE)) == 1
+
+
+def test_a_workflow_step_is_recorded_with_its_moves(users):
+    opportunity = Opportunity.open(users["supervisor"], customer_name="星光", source="展会",
+                                   probability=50, summary="电视", contact="张三",
+                                   contact_phone="138", description="要买电视")
+    opportunity.assign(users["xiaoming"].id, by=users["supervisor"].id)
+    step, = entries(audit.STEP)
+    assert (step.step, step.user_id, step.entity_id) == ("assign", users["supervisor"].id,
+                                                         opportunity.id)
+    assert step.changed["status"] == (Opportunity.NEW, Opportunity.ASSIGNED)
+    assert step.changed["assigned_to"] == (None, "小明")
+
+
+def test_a_grant_change_is_recorded_with_before_and_after(users):
+    role = Role.get(Role.code == "executive")
+    grants = role.grants()
+    grants["security.audit"] = None
+    del grants["reports.churn"]
+    role.set_grants(grants, by=users["admin"])
+    entry, = entries(audit.GRANT)
+    assert entry.user_id == users["admin"].id and entry.entity == "role"
+    assert set(entry.changed) == {"security.audit", "reports.churn"}
+    assert entries(audit.UPDATE, entity="role") == []  # one entry, not two
+
+
+def test_a_change_of_roles_is_a_change_of_the_user(users):
+    xiaoming = users["xiaoming"]
+    xiaoming.set_roles([Role.get(Role.code == "manager"), Role.get(Role.code == "executive")])
+    entry, = entries(audit.UPDATE, entity="user")
+    before, after = entry.changed["roles"]
+    assert before == "客户经理" and set(after.split("、")) == {"客户经理", "高管"}
+
+
+def test_detect_churn_records_every_warning_it_opens(users):
+    lost = customer(users, "长久沉默的客户")
+    Customer.update(created_at=lost.created_at.replace(year=2020)).where(
+        Customer.id == lost.id).execute()
+    with audit.origin("flask detect-churn"):
+        assert ChurnRecord.detect(local_today()) == 1
+    entry, = entries(audit.CREATE, entity="churn_record")
+    assert entry.label == "长久沉默的客户" and entry.origin == "flask detect-churn"
+    assert entry.entity_id == ChurnRecord.get().id
+
+
+def test_nobody_alters_the_log(users):
+    customer(users)
+    entry, = entries()
+    entry.note = "改过"
+    with pytest.raises(DomainError):
+        entry.save()
+    with pytest.raises(DomainError):
+        entry.delete_instance()
+    with pytest.raises(DomainError):
+        AuditEntry.update(note="改过")
+    with pytest.raises(DomainError):
+        AuditEntry.delete()
+    with pytest.raises(Exception, match="append-only"):  # below the model too
+        with db.atomic():
+            db.execute_sql("UPDATE audit_entry SET note = 'x'")
+    assert AuditEntry.get_by_id(entry.id).note is None
+
+
+# -- through the screens -------------------------------------------------------------------
+
+def test_an_edit_on_the_form_records_who_from_where_and_before_and_after(app, users, client_for):
+    from tests.test_customers_views import EDIT
+    typed = {name: value for name, value in EDIT.items() if value}
+    made = customer(users, **{**typed, "level": 3, "satisfaction": 4, "credit": 5})
+    manager = client_for("xiaoming")
+    manager.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+    url = f"/admin/customer/edit/?id={made.id}"
+    data = {**EDIT, "bank_account": "6222 9999", "phone": "010-8888",
+            "csrf_token": csrf_token(manager, url)}
+    assert manager.post(url, data=data).status_code == 302
+    entry, = entries(audit.UPDATE, entity="customer")
+    assert (entry.user_id, entry.origin) == (users["xiaoming"].id, "10.1.2.3")
+    assert entry.changed == {"bank_account": ("6222", "6222 9999"), "phone": ("010-1", "010-8888")}
+
+
+def test_logins_logouts_and_failed_logins_are_recorded(app, users):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    login(client, "xiaoming", "wrong-password")
+    login(client, "nobody", "wrong-password")
+    assert login(client, "xiaoming").status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    client.get("/logout")
+    failed_known, failed_unknown = entries(audit.LOGIN_FAILED)
+    assert (failed_known.entity_id, failed_known.username, failed_known.user_id,
+            failed_known.origin) == (users["xiaoming"].id, "xiaoming", None, "10.9.9.9")
+    assert (failed_unknown.entity_id, failed_unknown.username) == (None, "nobody")
+    logged_in, = entries(audit.LOGIN)
+    assert (logged_in.user_id, logged_in.origin) == (users["xiaoming"].id, "10.9.9.9")
+    assert entries(audit.LOGOUT)[0].user_id == users["xiaoming"].id
+    assert entries(audit.UPDATE) == []  # Flask-Security's login tracking is not a change
+
+
+def test_a_lockout_and_its_unlock_are_recorded(app, users):
+    for _ in range(app.config["LOCKOUT_ATTEMPTS"]):
+        login(app.test_client(), "wangcai", "wrong-password")
+    lockout, = entries(audit.LOCKOUT)
+    assert lockout.entity_id == users["wangcai"].id
+    User.get_by_id(users["wangcai"].id).unlock(now=lockout.at)
+    assert entries(audit.UNLOCK)[0].entity_id == users["wangcai"].id
+
+
+def test_no_password_or_token_reaches_the_log(app, users, client_for):
+    from tests.test_security import _edit_user
+    admin = client_for("admin")
+    new_password = "Zhen-Nan-Cai-9431"
+    assert _edit_user(admin, users["xiaoming"], new_password).status_code == 302
+    stored = User.get_by_id(users["xiaoming"].id)
+    entry, = entries(audit.UPDATE, entity="user")
+    assert entry.changed["password"] == (audit.HIDDEN, audit.HIDDEN)
+    secrets = {new_password, PASSWORD, stored.password, stored.fs_uniquifier,
+               users["xiaoming"].fs_uniquifier}
+    for row in AuditEntry.select().tuples():
+        for secret in secrets:
+            assert not any(secret in str(cell) for cell in row), row
