@@ -33,7 +33,8 @@ class HomeView(AdminIndexView):
                            load=home.manager_load() if user_can("marketing.opportunity.assign")
                            else None,
                            administration=home.administration() if user_can("security.user")
-                           else None)
+                           else None,
+                           audit=home.latest_audit() if user_can("security.audit") else None)
 
 
 def init_admin(app):

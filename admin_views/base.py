@@ -778,6 +778,14 @@ class CrmModelView(PermissionMixin, ModelView):
                  else message) for category, message in session["_flashes"]]
         return response
 
+    def render(self, template, **kwargs):
+        """A 查看 page lists its record's history from the audit log (admin_views/audit.py):
+        field changes and status moves together, whoever made them."""
+        if template == self.details_template and "model" in kwargs:
+            from .audit import history
+            kwargs.setdefault("crm_history", history(kwargs["model"]))
+        return super().render(template, **kwargs)
+
     # -- writes: atomic, non-recursive, business errors shown as messages -----
     def create_model(self, form):
         with db.atomic() as txn:

@@ -24,6 +24,7 @@ from flask_security import current_user
 from peewee import JOIN, fn
 
 from models import (
+    AuditEntry,
     ChurnRecord,
     Customer,
     Opportunity,
@@ -234,6 +235,16 @@ def administration():
                     for change in PermissionChange.select()
                     .order_by(PermissionChange.id.desc()).limit(ROWS)],
     }
+
+
+def latest_audit():
+    """For whoever reads the 审计日志: its latest entries (who, what, on which record)."""
+    from .audit import action_text, entity_text, who
+    entries = (AuditEntry.select(AuditEntry, User)
+               .join(User, on=AuditEntry.user, join_type=JOIN.LEFT_OUTER)
+               .order_by(AuditEntry.id.desc()).limit(ROWS))
+    return [{"at": e.at, "who": who(e), "action": action_text(e), "entity": entity_text(e),
+             "label": e.label or ""} for e in entries]
 
 
 # PermissionChange's before / after: not granted, granted, granted for own or all rows

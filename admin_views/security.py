@@ -12,6 +12,7 @@ from wtforms import PasswordField, SelectMultipleField, widgets
 from models import DomainError, PermissionChange, Role, User, now
 from models.security import MODULES, PERMISSIONS, SCOPES
 
+from . import audit
 from .base import (
     CrmModelView,
     CrmView,
@@ -213,4 +214,5 @@ def views():
         UserView(User, name=_l("用户管理"), category=category, endpoint="user"),
         RoleView(Role, name=_l("角色管理"), category=category, endpoint="role"),
         PermissionView(name=_l("权限分配"), category=category, endpoint="permission"),
+        *audit.views(category),
     ]

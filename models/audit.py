@@ -58,6 +58,22 @@ ACTIONS = {
     LOGIN: N_("登录"), LOGOUT: N_("退出登录"), LOGIN_FAILED: N_("登录失败"),
     LOCKOUT: N_("账户锁定"), UNLOCK: N_("解除锁定"),
 }
+# The tables whose records are audited, by the name users know them by.
+ENTITIES = {
+    "customer": N_("客户"), "contact": N_("联系人"), "activity": N_("交往记录"),
+    "order": N_("订单"), "churn_record": N_("客户流失"), "opportunity": N_("销售机会"),
+    "plan_item": N_("开发计划"), "service_request": N_("客户服务"),
+    "dictionary_entry": N_("数据字典"), "product": N_("产品"), "stock": N_("库存"),
+    "user": N_("用户"), "role": N_("角色"),
+}
+# The workflow steps (``Workflow.TRANSITIONS``) of each table, by their buttons' names.
+STEPS = {
+    "opportunity": {"assign": N_("指派"), "develop": N_("开发成功"), "stop": N_("终止开发")},
+    "service_request": {"assign": N_("分配"), "handle": N_("服务处理"),
+                        "feedback": N_("服务反馈")},
+    "customer": {"remove": N_("删除客户"), "lose": N_("客户流失")},
+    "churn_record": {"postpone": N_("暂缓流失"), "confirm": N_("确认流失")},
+}
 HIDDEN = "•••"
 # Columns whose values are secrets: a change is recorded, never the value.
 SECRET_FIELDS = {"password", "fs_uniquifier", "fs_token_uniquifier", "tf_totp_secret",

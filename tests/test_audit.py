@@ -204,3 +204,110 @@ def test_no_password_or_token_reaches_the_log(app, users, client_for):
     for row in AuditEntry.select().tuples():
         for secret in secrets:
             assert not any(secret in str(cell) for cell in row), row
+
+
+# -- 审计日志 and a record's history, as the screens show them ---------------------------------
+
+def page(response):
+    return response.get_data(as_text=True)
+
+
+def plain(html):
+    import re
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def menu_link(client, label):
+    import re
+    found = re.search(rf'<a[^>]*href="([^"]+)"[^>]*>\s*{label}\s*</a>', page(client.get("/admin/")))
+    assert found, f"no menu entry {label}"
+    return found.group(1)
+
+
+def test_the_log_is_read_from_its_menu_entry_and_filtered(users, client_for):
+    from tests.test_filters import chosen
+    made = customer(users, bank_account="6222 0001")
+    made.bank_account = "6222 0002"
+    made.save()
+    admin = client_for("admin")
+    url = menu_link(admin, "审计日志")
+    listed = page(admin.get(url))
+    assert "6222 0001 → 6222 0002" in listed and "银行帐号" in listed  # the screen's label
+    assert listed.count("crm-audit-changes") >= 2  # created, changed; and admin's login
+    only_updates = page(admin.get(chosen(admin, url, "操作", option="修改")))
+    assert "6222 0001 → 6222 0002" in only_updates and "新建" not in only_updates.split(
+        "<tbody")[-1]
+    by_type = page(admin.get(chosen(admin, url, "记录类型", option="用户")))
+    assert "6222 0002" not in by_type
+
+
+def test_the_log_is_exported_whole(users, client_for):
+    import csv
+    import io
+    made = customer(users)
+    made.phone = "010-1"
+    made.save()
+    admin = client_for("admin")
+    rows = list(csv.reader(io.StringIO(page(admin.get("/admin/audit/export/csv/")).lstrip(
+        "\ufeff"))))
+    assert rows[0][:4] == ["时间", "操作人", "来源", "操作"]
+    assert any("电话：— → 010-1" in cell for row in rows for cell in row)
+
+
+@pytest.mark.parametrize("username", ["supervisor", "xiaoming", "executive"])
+def test_only_who_holds_its_permission_reads_the_log(users, client_for, username):
+    client = client_for(username)
+    assert "审计日志" not in page(client.get("/admin/"))
+    for url in ("/admin/audit/", "/admin/audit/export/csv/", "/admin/audit/export/xlsx/"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_no_screen_writes_to_the_log(users, client_for):
+    customer(users)
+    entry = AuditEntry.get()
+    admin = client_for("admin")
+    listed = page(admin.get("/admin/audit/"))
+    assert "/admin/audit/edit/" not in listed and "/admin/audit/delete/" not in listed
+    assert admin.get(f"/admin/audit/edit/?id={entry.id}").status_code in (403, 404, 302)
+    admin.post("/admin/audit/delete/", data={"id": entry.id,
+                                            "csrf_token": csrf_token(admin, "/admin/audit/")})
+    assert AuditEntry.get_by_id(entry.id).label == entry.label
+
+
+def test_a_records_page_shows_its_history_of_changes_and_steps(users, client_for):
+    from tests.test_customers_views import EDIT
+    typed = {name: value for name, value in EDIT.items() if value}
+    made = customer(users, **{**typed, "level": 3, "satisfaction": 4, "credit": 5})
+    manager = client_for("xiaoming")
+    url = f"/admin/customer/edit/?id={made.id}"
+    manager.post(url, data={**EDIT, "bank_account": "6222 9999",
+                            "csrf_token": csrf_token(manager, url)})
+    shown = page(manager.get(f"/admin/customer/details/?id={made.id}"))
+    history = plain(shown.split('id="crm-record-history"')[1])
+    assert "银行帐号" in history and "6222 → 6222 9999" in history and "小明" in history
+    assert "新建" in history and "修改" in history
+
+
+def test_a_step_shows_on_the_records_page_by_its_name_and_status_labels(app, users, client_for):
+    from admin_views.formats import shown_time
+    opportunity = Opportunity.open(users["supervisor"], customer_name="星光", source="展会",
+                                   probability=50, summary="电视", contact="张三",
+                                   contact_phone="138", description="要买电视")
+    opportunity.assign(users["xiaoming"].id, by=users["supervisor"].id)
+    shown = page(client_for("xiaoming").get(f"/admin/plan/details/?id={opportunity.id}"))
+    history = plain(shown.split('id="crm-record-history"')[1])
+    assert "指派" in history and "状态：未指派 → 已指派" in history
+    assert "指派给：— → 小明" in history
+    with app.test_request_context():
+        assert f"指派时间：— → {shown_time(opportunity.assigned_at)}" in history  # Beijing
+
+
+def test_the_administrators_home_shows_the_latest_entries(users, client_for):
+    made = customer(users, "最近改过的客户")
+    made.phone = "010-1"
+    made.save()
+    admin = client_for("admin")
+    home = page(admin.get("/admin/"))
+    latest = plain(home.split('id="crm-latest-audit"')[1].split("</ul>")[0])
+    assert "修改" in latest and "新建" in latest and "最近改过的客户" in latest
+    assert 'id="crm-latest-audit"' not in page(client_for("supervisor").get("/admin/"))
