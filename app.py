@@ -318,7 +318,7 @@ def _audit_actor(app):
             return (user.id if known else None, user.username if known else None,
                     request.remote_addr)
         command = click.get_current_context(silent=True)
-        return None, None, command.command_path if command else None
+        return None, None, f"flask {command.info_name}" if command else None
     audit.set_actor(actor)
 
 

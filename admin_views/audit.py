@@ -32,6 +32,7 @@ FIELD_LABELS = {
     "reason": _l("流失原因"), "confirmed_at": _l("确认流失时间"),
     "last_order_date": _l("上次下单日期"), "opportunity": _l("销售机会"),
     "fs_uniquifier": _l("登录凭据"),
+    "created": _l("新增"), "updated": _l("更新"), "unchanged": _l("未变"),
 }
 SHOWN_CHANGES = 50  # a record's history on its page: the latest entries
 

@@ -4,6 +4,7 @@ Products and stock belong to the company's ERP: the CRM only reads them.
 """
 from peewee import BooleanField, CharField, DecimalField, ForeignKeyField, IntegerField, TextField
 
+from . import audit
 from .base import (
     N_,
     BaseModel,
@@ -183,4 +184,6 @@ def _save_stock(levels, with_notes):
             for other in others:
                 other.delete_instance()
             updated += 1
-    return Imported(created, updated, len(levels) - created - updated)
+        done = Imported(created, updated, len(levels) - created - updated)
+        audit.record_import("stock", done)
+    return done

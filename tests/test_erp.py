@@ -11,6 +11,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from flask_babel import force_locale, gettext
+from peewee import fn
 
 from models import Customer, CustomerSales, Order, OrderLine, Product, Stock
 from models.base import Msgid, stored
@@ -421,3 +422,22 @@ def test_the_readme_shows_the_import_commands_on_the_shipped_samples():
         readme = fh.read()
     shown = re.findall(r"flask (import-orders|import-stock) seed/erp/(\S+)", readme)
     assert sorted(shown) == sorted((command, name) for command, name, _, _ in SAMPLE_RUNS)
+
+
+def test_an_import_is_audited_with_what_it_did(app):
+    """One 导入 entry per import, from the command, with its counts; each record it
+    created has its own entry besides (models/audit.py)."""
+    from models import AuditEntry
+    from models.audit import CREATE, IMPORT
+    assert cli(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        loaded = AuditEntry.select(fn.MAX(AuditEntry.id)).scalar()
+    assert cli(app, "import-stock", os.path.join(SAMPLES, "stock.csv")).exit_code == 0
+    with app.app_context():
+        entry = AuditEntry.get(AuditEntry.action == IMPORT)
+        assert (entry.entity, entry.origin) == ("stock", "flask import-stock")
+        assert {name: after for name, (_, after) in entry.changed.items()} == {
+            "created": 2, "updated": 5, "unchanged": 7}
+        assert AuditEntry.select().where(AuditEntry.action == CREATE,
+                                         AuditEntry.entity == "stock",
+                                         AuditEntry.id > loaded).count() == 2

@@ -16,6 +16,7 @@ from peewee import (
     fn,
 )
 
+from .. import audit
 from ..base import (
     N_,
     BaseModel,
@@ -337,7 +338,9 @@ def _save_orders(orders):
                     [{"order": order.id, "product": product, "quantity": quantity,
                       "unit": unit, "price": price}
                      for product, quantity, unit, price in batch]).execute()
-    return Imported(created, updated, len(orders) - created - updated, products=added)
+        done = Imported(created, updated, len(orders) - created - updated, products=added)
+        audit.record_import("order", done)
+    return done
 
 
 def _products(lines):
