@@ -35,8 +35,6 @@ from models.base import (
     DomainErrors,
     Msgid,
     has_control_characters,
-    local,
-    now,
     record_key,
     without_control_characters,
 )
@@ -867,6 +865,10 @@ class CrmModelView(PermissionMixin, ModelView):
         return super().handle_view_exception(exc)
 
     # -- exports: every row of the list, streamed (admin_views/exports.py) ----------
+    # The name of the export's sheet and file (客户信息_20261201_0930.xlsx); by default
+    # the menu name in the user's language, less a trailing 管理 (exports.screen_title).
+    export_title = None
+
     def export_query(self):
         """The list as its URL asks for it (search, filters, sort, the row scope): all rows."""
         args = self._get_list_extra_args()
@@ -875,22 +877,44 @@ class CrmModelView(PermissionMixin, ModelView):
                                  args.filters, execute=False, page_size=0)
         return query
 
+    def export_header(self):
+        """The exported columns' labels, in the user's language."""
+        return [str(label) for _, label in self._export_columns]
+
     def export_rows(self):
         """The exported cells, row by row: the rows read in chunks, their related
         records (客户经理 …) once per chunk, the export formatters as on the list."""
         from .exports import chunks
         names = [name for name, _ in self._export_columns]
         for chunk in chunks(self.export_query()):
-            for name in names:
-                attach_related(chunk, self.model, name.split("."))
-            for row in chunk:
-                yield [self.get_export_value(row, name) for name in names]
+            yield from self.export_chunk(chunk, names)
+
+    def export_chunk(self, chunk, names):
+        """The cells of one chunk of rows (a screen may add what it reads per chunk)."""
+        for name in names:
+            attach_related(chunk, self.model, name.split("."))
+        for row in chunk:
+            yield [self.get_export_value(row, name) for name in names]
+
+    def get_export_value(self, model, name):
+        """A cell as the export writes it: the column's export formatter, then the type
+        formatters (是/否 …), except that a date or a time stays one: exports.py writes it
+        as a typed cell in the company's zone (CSV: its text, as the list shows it)."""
+        import datetime
+        if getattr(self, "_crm_export_types", None) is None:
+            self._crm_export_types = {
+                kind: formatter for kind, formatter in self.column_type_formatters_export.items()
+                if not (isinstance(kind, type) and issubclass(kind, datetime.date))}
+        return self._get_list_value(None, model, name, self.column_formatters_export,
+                                    self._crm_export_types)
 
     def export_response(self, kind):
-        """The whole list as a streamed CSV or XLSX file; no cap, nothing left out."""
+        """The whole list as a streamed CSV or XLSX file; no cap, nothing left out; its
+        sheet and file named after the screen (exports.file_names)."""
         from .exports import response
-        return response(kind, self.get_export_name(kind),
-                        [label for _, label in self._export_columns], self.export_rows())
+        filename, fallback = self.export_names(kind)
+        return response(kind, filename, self.export_header(), self.export_rows(),
+                        fallback=fallback, title=self.export_screen())
 
     def _export_csv(self, return_url):
         return self.export_response("csv")
@@ -898,9 +922,19 @@ class CrmModelView(PermissionMixin, ModelView):
     def _export_tablib(self, export_type, return_url):
         return self.export_response(export_type)
 
+    def export_screen(self):
+        """The screen's name on its export, in the user's language (客户信息)."""
+        from .exports import screen_title
+        return screen_title(self.export_title or self.name)
+
+    def export_names(self, kind):
+        """(file name, ASCII fallback): 客户信息_20261201_0930.xlsx and
+        customer_20261201_0930.xlsx, in the company's time."""
+        from .exports import file_names
+        return file_names(self.export_screen(), self.endpoint, kind)
+
     def get_export_name(self, export_type="csv"):
-        stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
-        return f"{self.endpoint}_{stamp}.{export_type}"
+        return self.export_names(export_type)[0]
 
 
 class ReadOnlyView(CrmModelView):

@@ -303,6 +303,31 @@ class OrderView(PerCustomerView, ReadOnlyView):
     column_formatters = {"status": status_formatter(Order.STATUS), "total": order_total}
     column_formatters_detail = {"status": status_formatter(Order.STATUS), "total": order_total,
                                 "lines": lambda v, c, m, n: order_lines(m)}
+    # 导出: whoever may open the list exports it, its rows in its scope (a 客户经理: his
+    # customers' orders), one row per order line (订单明细 flattened; an order without
+    # lines once), 总金额 / 单价 / 金额 as amounts.
+    export_permission = "customers.order"
+    column_export_list = ["customer", "number", "date", "address", "status", "total"]
+    column_formatters_export = {"status": status_formatter(Order.STATUS)}  # 总金额: a number
+    export_line_labels = (_l("商品"), _l("数量"), _l("单位"), _l("单价"), _l("金额"))
+
+    def export_header(self):
+        return super().export_header() + [str(label) for label in self.export_line_labels]
+
+    def export_chunk(self, chunk, names):
+        """A chunk of orders with their totals and their lines, one query each."""
+        from models import OrderLine, Product
+        Order.load_totals(chunk)
+        lines = {}
+        for line in (OrderLine.select(OrderLine, Product).join(Product)
+                     .where(OrderLine.order.in_([order.id for order in chunk]))
+                     .order_by(OrderLine.order, OrderLine.id)):
+            lines.setdefault(line.order_id, []).append(line)
+        blank = [None] * len(self.export_line_labels)
+        for order, cells in zip(chunk, super().export_chunk(chunk, names), strict=True):
+            for line in lines.get(order.id) or [None]:
+                yield cells + (blank if line is None else [
+                    str(line.product), line.quantity, line.unit, line.price, line.amount])
 
     def get_list(self, *args, **kwargs):
         count, rows = super().get_list(*args, **kwargs)

@@ -32,7 +32,7 @@ from wtforms import Form, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from models import reports
-from models.base import Msgid, local, now
+from models.base import Msgid
 from models.customers import customers_of
 from models.security import ALL
 
@@ -254,13 +254,15 @@ class ReportView(CrmView):
 
     # -- export ----------------------------------------------------------------
     def export(self, kind, columns, cells):
-        """Every row, streamed (admin_views/exports.py): read in chunks, never held."""
-        stamp = local(now()).strftime("%Y%m%d_%H%M%S")  # the company's clock
-        return exports.response(kind, f"{self.name}_{stamp}.{kind}",
-                                [str(header) for header, _ in columns], cells,
+        """Every row, streamed (admin_views/exports.py): read in chunks, never held; the
+        sheet and the file named after the report and the company's time
+        (客户贡献分析_20261201_0930.xlsx, ASCII contribution_20261201_0930.xlsx)."""
+        title = exports.screen_title(self.name)
+        filename, fallback = exports.file_names(title, self.slug, kind)
+        return exports.response(kind, filename, [str(header) for header, _ in columns], cells,
                                 money_columns=[i for i, (_, k) in enumerate(columns)
                                                if k == MONEY],
-                                fallback=f"{self.slug}_{stamp}.{kind}")
+                                fallback=fallback, title=title)
 
 
 def _chunks(query):

@@ -11,7 +11,7 @@ REPORTS = ["客户贡献分析", "客户构成分析", "客户服务分析", "�
 # SPEC.md's role table, as the menu each role must see (in SPEC.md's module order).
 EXPECTED_MENU = {
     "admin": [("基础数据", ["数据字典管理"]),
-              ("权限管理", ["用户管理", "角色管理", "权限分配"])],
+              ("权限管理", ["用户管理", "角色管理", "权限分配", "审计日志"])],
     "supervisor": [("营销管理", ["销售机会管理", "客户开发计划"]),
                    ("客户管理", ["客户信息管理", "客户流失管理"]),
                    ("服务管理", ["服务分配", "服务归档"]),
@@ -34,7 +34,7 @@ SCREENS = {
     "report_contribution": "客户贡献分析", "report_composition": "客户构成分析",
     "report_service": "客户服务分析", "report_churn": "客户流失分析",
     "dictionary": "数据字典管理", "product": "查询产品信息", "stock": "查询库存",
-    "user": "用户管理", "role": "角色管理", "permission": "权限分配",
+    "user": "用户管理", "role": "角色管理", "permission": "权限分配", "audit": "审计日志",
 }
 # The row-reached screens, by who maintains or views them (SPEC.md §2.1).
 HIDDEN_ACCESS = {

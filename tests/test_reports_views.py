@@ -247,9 +247,9 @@ def test_the_csv_export_is_utf8_with_a_bom_and_a_chinese_file_name(client_for, s
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     disposition = response.headers["Content-Disposition"]
     assert disposition.isascii()
-    assert re.fullmatch(r'attachment; filename="contribution_\d{8}_\d{6}\.csv"; '
-                        r"filename\*=UTF-8''(%[0-9A-F]{2})+_\d{8}_\d{6}\.csv", disposition)
-    assert quote("客户贡献分析") in disposition
+    assert re.fullmatch(r'attachment; filename="contribution_\d{8}_\d{4}\.csv"; '
+                        r"filename\*=UTF-8''(%[0-9A-F]{2})+_\d{8}_\d{4}\.csv", disposition)
+    assert quote("客户贡献分析_") in disposition
     assert csv_rows(response)[1] == ["1", "天津恒远", "50400.00"]
 
 

@@ -142,7 +142,10 @@ def test_exports_show_beijing_time(client_for, users):
         text(client.get("/admin/opportunity/export/csv/")).lstrip("\ufeff"))))
     assert [row[-1] for row in rows] == ["创建时间", BEIJING]
     book = openpyxl.load_workbook(io.BytesIO(client.get("/admin/opportunity/export/xlsx/").data))
-    assert [row[-1] for row in book.active.iter_rows(values_only=True)] == ["创建时间", BEIJING]
+    # XLSX: a typed time, Beijing's wall clock (shown to the minute by its number format)
+    assert [row[-1] for row in book.active.iter_rows(values_only=True)] == [
+        "创建时间", datetime.datetime(2026, 12, 1, 1, 30)]
+    assert book.active.cell(2, book.active.max_column).number_format == "yyyy-mm-dd hh:mm"
 
 
 def test_a_login_and_a_business_time_of_the_same_moment_agree_on_screen(app, users,
