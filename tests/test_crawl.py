@@ -269,7 +269,6 @@ def submit_button(form):
 # A link to follow, and a POST a button makes (``data``: the form, or the bulk action).
 Link = collections.namedtuple("Link", "url label")
 Click = collections.namedtuple("Click", "url data label source depth destructive key")
-ACTION = re.compile(r"modelActions\.execute\('([^']+)'\)")
 
 
 def offers(root, base, depth, today):
@@ -307,14 +306,14 @@ def offers(root, base, depth, today):
         confirmations = next((n.text() for n in root.iter("div")
                               if n.attrs.get("id") == "actions-confirmation-data"), "")
         confirmations = json.loads(confirmations or "{}")
-        for node in root.iter("a"):
-            match = ACTION.search(node.attrs.get("onclick", ""))
-            if match:
+        for node in root.iter("a"):  # 选中的 → …: its action named for static/crm.js
+            name = node.attrs.get("data-crm-action")
+            if name:
                 clicks.append(Click(
                     local(base, action_form.attrs.get("action") or base),
-                    (action_form, match.group(1), first_row.attrs.get("value")),
-                    node.label(), base, depth, match.group(1) in confirmations,
-                    ("action", page_key(base), match.group(1))))
+                    (action_form, name, first_row.attrs.get("value")),
+                    node.label(), base, depth, name in confirmations,
+                    ("action", page_key(base), name)))
     return found, clicks
 
 
@@ -565,7 +564,12 @@ def test_the_crawler_reports_what_a_click_breaks():
             "<form method='POST' action='/save/'><input name='name' required>"
             "<button>保存</button></form>"
             "<form method='POST' action='/refuse/'><input type='hidden' name='id' value='1'>"
-            "<button>拒绝</button></form>")
+            "<button>拒绝</button></form>"
+            # a list's 选中的 → 处理 (Flask-Admin's action form, run by static/crm.js)
+            "<input type='checkbox' class='action-checkbox' name='rowid' value='7'>"
+            "<a href='#' data-crm-action='handle'>处理</a>"
+            "<form id='action_form' method='POST' action='/action/'>"
+            "<input type='hidden' name='action'></form>")
 
     @site.route("/row/<int:n>/")
     def row(n):
@@ -595,6 +599,13 @@ def test_the_crawler_reports_what_a_click_breaks():
         saved.append(request.form["name"])
         return redirect("/menu/")
 
+    acted = []
+
+    @site.route("/action/", methods=["POST"])
+    def bulk_action():
+        acted.append((request.form["action"], request.form["rowid"]))
+        return redirect("/menu/")
+
     @site.route("/refuse/", methods=["POST"])
     def refuse():
         flash("不行", "error")
@@ -607,6 +618,7 @@ def test_the_crawler_reports_what_a_click_breaks():
     assert "HTTP 500 — /boom/" in problems
     assert "error message “不行”" in problems and "“拒绝”" in problems
     assert saved and saved[0].startswith(FILL)  # the required field was filled in
+    assert acted and acted[0] == ("handle", "7")  # the bulk action, on the first row
     assert "/save/" not in problems
     assert "HTTP 500 — /broken-menu/" in problems  # the menu of the start page is crawled
     assert not hidden
