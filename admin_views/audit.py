@@ -157,6 +157,7 @@ class AuditView(CrmModelView):
     permission = export_permission = "security.audit"
     can_create = can_edit = can_delete = False
     can_view_details = False
+    column_display_actions = False  # an entry has nothing to open or do
     column_list = ["at", "user", "origin", "action", "entity", "label", "changes"]
     column_export_list = ["at", "user", "origin", "action", "entity", "entity_id", "label",
                           "changes", "batch", "note"]
