@@ -3,14 +3,14 @@ and the module's commands (``flask detect-churn`` for cron; the ERP's, admin_vie
 """
 
 import click
-from flask import Response, current_app, flash, g, redirect, request, url_for
+from flask import current_app, g, request
 from flask.cli import with_appcontext
 from flask_admin import expose
 from flask_admin.form import BaseForm
-from flask_babel import gettext, lazy_pgettext, ngettext
+from flask_babel import gettext, lazy_pgettext
 from flask_security import current_user
 from markupsafe import Markup
-from wtforms import FileField, SelectField, TextAreaField, validators
+from wtforms import SelectField, TextAreaField, validators
 
 from models import (
     Activity,
@@ -18,21 +18,18 @@ from models import (
     Contact,
     Customer,
     DictionaryEntry,
-    DomainError,
     Order,
     User,
     db,
     schema,
     work,
 )
-from models.base import Msgid, local_today, now
+from models.base import local_today, now
 from models.basedata import CUSTOMER_LEVEL, REGION
-from models.customers import IMPORT_COLUMNS, import_customers
 from models.security import ALL
-from models.tabular import MAX_BYTES, read_table
 from seed.cli import needs_schema
 
-from . import erp, profile
+from . import erp, imports, profile
 from .base import (
     CrmModelView,
     ReadOnlyView,
@@ -42,7 +39,6 @@ from .base import (
     UserName,
     _l,
     current_scope,
-    domain_message,
     record_key,
     status_filter,
     status_formatter,
@@ -120,8 +116,9 @@ class CustomerView(CrmModelView):
 
     list_template = "admin/customers/customer_list.html"
     details_template = "admin/customers/customer_details.html"  # 客户 360° (profile.py)
-    page_permissions = {"import_view": "customers.customer.import",
-                        "import_template": "customers.customer.import"}
+    # 导入 (admin_views/imports.py): upload and preview, confirm, 撤销, the template
+    page_permissions = dict.fromkeys(("import_view", "import_confirm", "import_undo",
+                                      "import_template"), imports.PERMISSION)
 
     def base_query(self):
         return Customer.active()
@@ -131,34 +128,31 @@ class CustomerView(CrmModelView):
             kwargs["parts"], kwargs["actions"] = profile.parts(kwargs["model"])
         return super().render(template, **kwargs)
 
+    def _handle_view(self, name, **kwargs):
+        """The import page and 撤销 open to an administrator too (he may undo any batch)."""
+        if imports.opens_to_administrator(name):
+            return None
+        return super()._handle_view(name, **kwargs)
+
     @expose("/import/", methods=("GET", "POST"))
     def import_view(self):
-        """导入: customers from a CSV (UTF-8 or GBK, as Excel saves it) or XLSX file."""
-        form = ImportForm(request.files if request.method == "POST" else None)
-        errors = []
-        if request.method == "POST" and form.validate():
-            try:
-                rows = read_table(form.file.data.read(MAX_BYTES + 1),
-                                  required=("名称", "客户经理"))
-                created = import_customers(rows, at=now())
-            except DomainError as exc:
-                form.file.errors = [domain_message(exc)]
-                errors = [(number, gettext(message, **{k: gettext(v) if isinstance(v, Msgid)
-                                                       else v for k, v in params.items()}))
-                          for number, message, params in getattr(exc, "errors", [])]
-            else:
-                flash(ngettext("已导入 %(num)d 个客户", "已导入 %(num)d 个客户", len(created)),
-                      "success")
-                return redirect(url_for(".index_view"))
-        return self.render("admin/customers/import.html", form=form, errors=errors,
-                           columns=list(IMPORT_COLUMNS))
+        """导入: a CSV (UTF-8 or GBK, as Excel saves it) or XLSX file, previewed."""
+        return imports.page(self)
 
-    @expose("/import/template.csv")
-    def import_template(self):
-        """An empty import file with the expected headers, ready for Excel."""
-        return Response("\ufeff" + ",".join(IMPORT_COLUMNS) + "\r\n", mimetype="text/csv",
-                        headers={"Content-Disposition":
-                                 "attachment; filename=customers_import.csv"})
+    @expose("/import/confirm/", methods=("POST",))
+    def import_confirm(self):
+        """确认导入: the previewed rows (by their token), checked again and written."""
+        return imports.confirm(self)
+
+    @expose("/import/undo/", methods=("POST",))
+    def import_undo(self):
+        """撤销 an import batch."""
+        return imports.undo(self)
+
+    @expose("/import/template.<kind>")
+    def import_template(self, kind):
+        """The import template (XLSX with dropdowns, or CSV), with one example row."""
+        return imports.template(self, kind)
 
     def get_list_row_actions(self):
         per_customer = [RowButton(label, f"{endpoint}.index_view", param="customer",
@@ -201,10 +195,6 @@ class CustomerView(CrmModelView):
 
     def delete_record(self, model):
         model.remove(by=current_user.id, at=now())  # 删除 is a status
-
-
-class ImportForm(BaseForm):
-    file = FileField(_l("导入文件（CSV 或 XLSX）"), validators=[validators.InputRequired()])
 
 
 def by_customer(model):

@@ -36,7 +36,8 @@ from models import (
 )
 from models.base import N_, local, local_today, now
 from models.customers import customers_of
-from models.security import OWN, PERMISSIONS_BY_CODE, SCOPES
+from models.reports import money_from_cents
+from models.security import ALL, OWN, PERMISSIONS_BY_CODE, SCOPES
 from seed.cli import needs_schema
 
 from .base import current_scope, user_can
@@ -256,7 +257,7 @@ GRANT_TEXTS = {"-": N_("未授予"), "+": N_("已授予"), **SCOPES}
 @dataclass
 class Figure:
     """One measure: this year so far against the same months of last year, linked to its
-    report, with a month-by-month chart of both years when it is a count."""
+    report, with a month-by-month chart of both years when it is a count or an amount."""
     key: str
     label: object
     url: str
@@ -264,6 +265,7 @@ class Figure:
     last: object
     months: tuple = None  # (this year's 12 counts, last year's)
     digits: int = 0
+    money: bool = False  # an amount in 元 (``this``, ``last``), shown as 7,500.00
 
     def bars(self):
         """(this, last) heights 0–100 per month, against the largest month of both years."""
@@ -298,7 +300,22 @@ def _satisfaction(view, today):
                   digits=1)
 
 
+def _paid(view, today):
+    """已回款金额: the paid order amounts, company-wide, from the month summary (SalesMonth,
+    read by its key). Only for a scope of "all": the summary cannot say which customers'
+    orders a month holds, so a user who sees his own customers only is not shown it."""
+    if current_scope(view.permission) != ALL:
+        return None
+    months = work.paid_by_month(today.year, today.year - 1)
+    this, last = months[today.year], months[today.year - 1]
+    return Figure("paid", _l("已回款金额（元）"),
+                  url_for("report_contribution.index", year=today.year),
+                  money_from_cents(sum(this[:today.month])),
+                  money_from_cents(sum(last[:today.month])), (this, last), money=True)
+
+
 FIGURES = [
+    ("report_contribution", _paid),
     _counted("new_customers", _l("新增客户"), "report_composition",
              lambda view: _mine(Customer.select(), Customer.id, view), Customer.created_at),
     _counted("services", _l("服务数量"), "report_service",
@@ -315,8 +332,9 @@ FIGURES = [
 def figures():
     """The measures of the reports this user may open, this year against last."""
     today = local_today()
-    return [figure(_view(endpoint), today) for endpoint, figure in FIGURES
-            if _view(endpoint).is_accessible()]
+    shown = (figure(_view(endpoint), today) for endpoint, figure in FIGURES
+             if _view(endpoint).is_accessible())
+    return [figure for figure in shown if figure is not None]
 
 
 # -- the daily digest ---------------------------------------------------------------------

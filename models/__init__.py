@@ -3,7 +3,9 @@ from .audit import AuditEntry
 from .base import N_, BaseModel, DomainError, db, now, open_database
 from .basedata import DictionaryEntry, Product, Stock
 from .customers import Activity, ChurnRecord, Contact, Customer, CustomerSales, Order, OrderLine
+from .customers.orders import SalesMonth
 from .history import StatusChange
+from .imports import ImportBatch
 from .marketing import Opportunity, PlanItem
 from .security import PERMISSIONS, PermissionChange, Role, User, UserRoles
 from .service import ServiceRequest
@@ -12,15 +14,17 @@ from .service import ServiceRequest
 ALL_MODELS = [
     User, Role, UserRoles, PermissionChange, StatusChange,
     DictionaryEntry, Product, Stock,
-    Customer, CustomerSales, Contact, Activity, Order, OrderLine, ChurnRecord,
-    Opportunity, PlanItem, ServiceRequest, AuditEntry,
+    Customer, CustomerSales, SalesMonth, Contact, Activity, Order, OrderLine, ChurnRecord,
+    Opportunity, PlanItem, ServiceRequest, AuditEntry, ImportBatch,
 ]
 
 __all__ = [
     "ALL_MODELS", "N_", "PERMISSIONS", "Activity",
     "AuditEntry", "BaseModel", "ChurnRecord", "Contact",
-    "Customer", "CustomerSales", "DictionaryEntry", "DomainError", "Opportunity", "Order",
+    "Customer", "CustomerSales", "DictionaryEntry", "DomainError", "ImportBatch", "Opportunity",
+    "Order",
     "OrderLine",
-    "PermissionChange", "PlanItem", "Product", "Role", "ServiceRequest", "StatusChange",
+    "PermissionChange", "PlanItem", "Product", "Role", "SalesMonth", "ServiceRequest",
+    "StatusChange",
     "Stock", "User", "UserRoles", "db", "now", "open_database",
 ]

@@ -10,6 +10,7 @@ from peewee import SQL, DateTimeField, Select, fn
 
 from .base import day_start, local, local_today
 from .customers import Activity, Customer
+from .customers.orders import SalesMonth
 from .marketing import Opportunity, PlanItem
 
 SILENT_DAYS = 90  # a customer without an interaction record for this long is "silent"
@@ -117,3 +118,14 @@ def average(query, field, value, period):
     mean = query.select(fn.AVG(value)).where(field >= first, field < after,
                                             value.is_null(False)).order_by().scalar()
     return None if mean is None else float(mean)
+
+
+def paid_by_month(*years):
+    """{year: its 12 months' paid order amounts in cents} of ``years``, company-wide: the
+    months of SalesMonth read by its key (year, month), a few dozen rows at most."""
+    cents = {year: [0] * 12 for year in years}
+    query = (SalesMonth.select(SalesMonth.year, SalesMonth.month, SalesMonth.cents)
+             .where(SalesMonth.year.in_(list(years))).tuples())
+    for year, month, amount in query:
+        cents[year][month - 1] = int(amount)
+    return cents

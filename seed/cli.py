@@ -1,8 +1,9 @@
 """The ``flask`` commands that set up an installation: schema, reference and demo data, users.
 
 The business commands live with their module (``detect-churn``: admin_views/customers.py;
-``import-orders``, ``import-stock``: admin_views/erp.py). Every command but ``init-db`` and ``restore`` carries
-``needs_schema``: it refuses a database without tables (the service's configuration missed).
+``import-orders``, ``import-stock``: admin_views/erp.py). Every command but ``init-db`` and
+``restore`` carries ``needs_schema``: it refuses a database without tables (the service's
+configuration missed).
 """
 
 import functools

@@ -246,59 +246,7 @@ def test_deleting_is_logical_and_keeps_the_history(users):
         saved.save_active(["name"])  # a deleted customer is no longer edited
 
 
-# -- 导入 ---------------------------------------------------------------------------
-
-ROW = {"名称": "上海东方贸易有限公司", "地区": "华北", "客户经理": "xiaoming", "客户等级": "大客户",
-       "客户满意度": "4", "客户信用度": "☆☆☆", "地址": "上海市浦东新区", "邮政编码": "200120",
-       "电话": "021-1", "传真": "021-2", "网址": "www.df.cn", "法人": "赵六",
-       "开户银行": "建设银行",
-       "银行帐号": "6227", "注册资金（万元）": "1,000"}
-
-
-def test_an_import_creates_numbered_customers(users):
-    from models.customers import import_customers
-    created = import_customers([ROW, {**ROW, "名称": "第二家", "客户经理": "旺财",
-                                      "客户等级": "5", "客户信用度": "2"}], at=NOW)
-    assert [c.number for c in created] == ["KH261123001", "KH261123002"]
-    first, second = (Customer.get_by_id(c.id) for c in created)
-    assert (first.manager_id, first.level, first.credit, first.registered_capital) == (
-        users["xiaoming"].id, 3, 3, Decimal("1000"))
-    assert (second.manager_id, second.level, second.credit) == (users["wangcai"].id, 5, 2)
-
-
-def test_an_import_with_a_bad_row_saves_nothing_and_names_every_bad_row(users):
-    from models.customers import import_customers
-    from models.tabular import ImportRefused
-    rows = [ROW, {**ROW, "客户经理": "supervisor"}, {**ROW, "地区": "火星"}, ROW,
-            {**ROW, "注册资金（万元）": "很多"}]
-    with pytest.raises(ImportRefused) as refused:
-        import_customers(rows, at=NOW)
-    assert [(number, params.get("label", "")) for number, _, params in refused.value.errors] == [
-        (3, ""), (4, ""), (6, "注册资金（万元）")]
-    assert Customer.select().count() == 0
-
-
-@pytest.mark.parametrize("cells", [
-    {"注册资金（万元）": "NaN"}, {"注册资金（万元）": "sNaN"}, {"年营业额": "Infinity"},
-    {"年营业额": "1e999"}, {"注册资金（万元）": "1e20"}, {"注册资金（万元）": "1,234,567,890,123"},
-    {"客户满意度": "²"}, {"客户信用度": "9" * 5000}, {"地址": "上海\x00浦东"}])
-def test_an_import_refuses_what_an_edit_refuses(users, cells):
-    """An imported amount is checked like an edited one: finite, within its column."""
-    from models.customers import import_customers
-    from models.tabular import ImportRefused
-    with pytest.raises(ImportRefused) as refused:
-        import_customers([{**ROW, **cells}], at=NOW)
-    assert [number for number, _, _ in refused.value.errors] == [2]
-    assert Customer.select().count() == 0
-
-
-def test_an_imported_amount_within_the_column_is_kept(users):
-    from models.customers import import_customers
-    created, = import_customers([{**ROW, "注册资金（万元）": "999,999,999,999.99",
-                                  "年营业额": "１２"}], at=NOW)
-    saved = Customer.get_by_id(created.id)
-    assert (saved.registered_capital, saved.annual_revenue) == (
-        Decimal("999999999999.99"), Decimal("12"))
+# 导入: tests/test_import.py
 
 
 # -- ERP orders -------------------------------------------------------------------

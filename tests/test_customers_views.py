@@ -243,66 +243,7 @@ def test_a_contact_added_from_the_customer_belongs_to_him_and_keeps_his_name(cli
     assert (contact.name, contact.title) == ("李四", "采购经理")
 
 
-# -- 导入 ---------------------------------------------------------------------------
-
-def upload(client, content, filename):
-    import io
-    return client.post("/admin/customer/import/", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(content), filename),
-        "csrf_token": csrf_token(client, "/admin/")})
-
-
-CSV = "名称,地区,客户经理,客户等级,客户满意度,客户信用度,地址,邮政编码,电话,传真,网址," \
-      "法人,开户银行,银行帐号\r\n" \
-      "杭州湖畔科技,华北,xiaoming,大客户,4,5,杭州市,310000,0571-1,0571-2,www.hp.cn,钱七,农业银行,6228\r\n"
-
-
-@pytest.mark.parametrize("encoding", ["utf-8-sig", "gb18030"])
-def test_a_supervisor_imports_customers_from_csv_as_excel_saves_it(client_for, users, encoding):
-    client = client_for("supervisor")
-    assert 'id="crm-import"' in text(client.get("/admin/customer/"))
-    response = upload(client, CSV.encode(encoding), "customers.csv")
-    assert response.status_code == 302
-    customer = Customer.get(Customer.name == "杭州湖畔科技")
-    assert customer.manager_id == users["xiaoming"].id and customer.number.startswith("KH")
-
-
-def test_customers_are_imported_from_xlsx(client_for, users):
-    import tablib
-    dataset = tablib.Dataset().load(CSV, format="csv")
-    response = upload(client_for("supervisor"), dataset.export("xlsx"), "customers.xlsx")
-    assert response.status_code == 302
-    assert Customer.select().where(Customer.name == "杭州湖畔科技").exists()
-
-
-@pytest.mark.parametrize("content, message", [
-    (b"PK\x03\x04 not really a workbook", "无法读取文件"),
-    ("名字,地方\r\n甲,乙\r\n".encode(), "缺少表头"),
-    (CSV.replace("xiaoming", "nobody").encode(), "第 2 行"), (b"", "")])
-def test_a_bad_import_file_is_explained_and_imports_nothing(client_for, users, content, message):
-    response = upload(client_for("supervisor"), content, "customers.csv")
-    assert response.status_code == 200
-    page = text(response)
-    assert "is-invalid" in page or "crm-import-errors" in page
-    assert message.replace("第 2 行", "") in page
-    if message == "第 2 行":
-        errors = page.split('id="crm-import-errors"', 1)[1]
-        assert "<td>2</td>" in errors and "客户经理" in errors
-    assert not Customer.select().exists()
-
-
-def test_only_who_may_import_reaches_the_import(client_for, users):
-    client = client_for("xiaoming")
-    assert 'id="crm-import"' not in text(client.get("/admin/customer/"))
-    assert client.get("/admin/customer/import/").status_code == 403
-    assert client.get("/admin/customer/import/template.csv").status_code == 403
-    assert upload(client, CSV.encode(), "customers.csv").status_code == 403
-    assert not Customer.select().exists()
-
-
-def test_the_import_template_has_the_headers_excel_needs(client_for):
-    response = client_for("supervisor").get("/admin/customer/import/template.csv")
-    assert response.get_data().startswith("\ufeff名称,地区,客户经理".encode())
+# 导入: tests/test_import.py
 
 
 def test_a_customer_named_like_a_formula_is_exported_as_text(client_for, book):

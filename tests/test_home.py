@@ -289,8 +289,8 @@ FIGURE = re.compile(r'id="crm-figure-([a-z_]+)".*?crm-figure-this">([^<]+)<', re
 def test_the_executive_compares_this_year_with_last(client_for, book):
     page = client_for("executive").get("/admin/").get_data(as_text=True)
     figures = dict(FIGURE.findall(page))
-    assert figures == {"new_customers": "3", "services": "4", "satisfaction": "—",
-                       "churn": "0"}
+    assert figures == {"paid": "0.00", "new_customers": "3", "services": "4",
+                       "satisfaction": "—", "churn": "0"}
     assert "去年同期：0" in page and 'class="crm-trend' in page
     assert not panels(client_for("xiaoming"))[1].count("crm-figure-")
 
@@ -302,3 +302,111 @@ def test_the_figures_keep_the_report_scope(app, client_for, book, users):
         Customer.id == book["customers"][0].id).execute()
     page = client_for("mine").get("/admin/").get_data(as_text=True)
     assert dict(FIGURE.findall(page)) == {"services": "2", "satisfaction": "—"}
+
+
+# -- 已回款金额: the month summary of the paid orders ------------------------------------
+
+@pytest.fixture
+def sales(book, users, monkeypatch):
+    """Paid and unpaid orders of this year and last, today being 15 March 2026: what the
+    figure must show is in the comments."""
+    from admin_views import home
+    from models import Order, OrderLine, Product
+    monkeypatch.setattr(home, "local_today", lambda: datetime.date(2026, 3, 15))
+    item = Product.create(name="幸福牌电视机", model="818 FFT", batch="2388 EA03", unit="台",
+                          price=7500)
+    mine, _, theirs = book["customers"]
+
+    def order(customer, day, lines, status=Order.PAID):
+        found = Order.create(customer=customer, number=f"DD{day:%Y%m%d}{customer.id:04d}",
+                             date=day, address="北京", status=status)
+        for quantity, price in lines:
+            OrderLine.create(order=found, product=item, quantity=quantity, unit="台",
+                             price=price)
+        return found
+
+    D = datetime.date
+    order(mine, D(2026, 1, 1), [(2, "7500.00"), (10, "0.07")])  # this year: 15,000.70
+    order(theirs, D(2026, 3, 31), [(1, "12345.80")])  # this year: 12,345.80
+    order(mine, D(2026, 2, 14), [(9, "100.00")], status=Order.UNPAID)  # not paid
+    order(theirs, D(2026, 4, 1), [(1, "999.00")])  # after this month: not yet
+    order(mine, D(2025, 3, 31), [(3, "360.00")])  # last year's January–March: 1,080.00
+    order(theirs, D(2025, 4, 1), [(1, "5000.00")])  # last year, after March: not counted
+    order(mine, D(2024, 3, 1), [(1, "1.00")])  # the year before: not counted
+    return {"this": "27,346.50", "last": "1,080.00"}
+
+
+def paid_figure(page):
+    found = re.search(r'id="crm-figure-paid".*?href="([^"]+)".*?crm-figure-this">([^<]+)<'
+                      r'.*?crm-figure-last">([^<]+)<.*?</svg>', page, re.S)
+    return found and (found.group(1).replace("&amp;", "&"), found.group(2).strip(),
+                      found.group(3).strip(), found.group(0))
+
+
+def test_the_executive_sees_the_paid_amount_this_year_against_last(client_for, sales):
+    page = client_for("executive").get("/admin/").get_data(as_text=True)
+    url, this, last, card = paid_figure(page)
+    assert (this, last) == (sales["this"], "去年同期：" + sales["last"])
+    assert "已回款金额（元）" in card
+    # the month bars: January, March and April of this year, March and April of last,
+    # against the largest month (January 2026: 100)
+    bars = re.findall(r'class="crm-trend-(last|this)" x="[0-9]+" y="[0-9.]+" width="4" '
+                      r'height="([0-9.]+)"', card)
+    heights = {(kind, i // 2 + 1): float(h) for i, (kind, h) in enumerate(bars) if float(h)}
+    assert set(heights) == {("this", 1), ("this", 3), ("this", 4), ("last", 3), ("last", 4)}
+    assert heights[("this", 1)] == 38.0
+    # the link opens 客户贡献分析 of this year: the customers whose orders make the figure
+    assert url == "/admin/reports/contribution/?year=2026"
+    report = client_for("executive").get(url)
+    assert report.status_code == 200
+    text = report.get_data(as_text=True)
+    assert "旺财的客户" in text and "小明的客户1" in text
+
+
+def test_the_paid_amount_reads_in_english(client_for, sales, users):
+    users["executive"].locale = "en"
+    users["executive"].save()
+    page = client_for("executive").get("/admin/").get_data(as_text=True)
+    _, this, last, card = paid_figure(page)
+    assert "Paid amount (yuan)" in card and last == "Same period last year: 1,080.00"
+    assert not re.search(r"[\u4e00-\u9fff]", card)
+
+
+def test_the_paid_amount_is_shown_to_who_sees_every_customers_orders_only(
+        app, client_for, sales, users):
+    assert paid_figure(client_for("supervisor").get("/admin/").get_data(as_text=True))
+    for username in ("xiaoming", "admin"):  # no 客户贡献分析 at all
+        assert not paid_figure(client_for(username).get("/admin/").get_data(as_text=True))
+    # 客户贡献分析 of his own customers only: a company-wide sum is not his to see
+    Role.create(name="本人贡献", code="own_contribution",
+                permissions=["reports.contribution:own"])
+    users["own"] = make_user(app, "own", "小明助理", ["own_contribution"])
+    client = client_for("own")
+    assert client.get("/admin/reports/contribution/").status_code == 200
+    assert not paid_figure(client.get("/admin/").get_data(as_text=True))
+    # the same role granted every customer sees it
+    Role.update(permissions=["reports.contribution:all"]).where(
+        Role.code == "own_contribution").execute()
+    assert paid_figure(client.get("/admin/").get_data(as_text=True))[1] == sales["this"]
+
+
+def test_the_paid_amount_reads_the_month_summary_by_its_key(client_for, sales, database,
+                                                            monkeypatch):
+    """Every statement of the executive's home page: the paid amounts come from sales_month
+    through its key (year, month); no statement reads an order or a line."""
+    from peewee import PostgresqlDatabase
+
+    from tests.test_reports import plans
+    client = client_for("executive")
+    page = []
+    found = plans(database, monkeypatch,
+                  lambda: page.append(client.get("/admin/").get_data(as_text=True)))
+    assert paid_figure(page[0])[1] == sales["this"]
+    assert not [plan for plan in found if "order" in plan.replace("ORDER BY", "")], found
+    summary, = [plan for plan in found if "sales_month" in plan]
+    if isinstance(database, PostgresqlDatabase):
+        assert re.search(r"Index (Only )?Scan using sales_month_pkey", summary), summary
+    else:
+        assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX sqlite_autoindex_sales_month_1 "
+                         r"\(year=\?\)", summary), summary
+    assert work.paid_by_month(2026, 2025)[2026][:4] == [1500070, 0, 1234580, 99900]

@@ -198,10 +198,16 @@ def test_the_import_message_is_english_in_the_english_ui(client_for, users):
            "法人,开户银行,银行帐号\r\n"
            "杭州湖畔科技,华北,xiaoming,大客户,4,5,杭州市,310000,0571-1,0571-2,www.hp.cn,"
            "钱七,农业银行,6228\r\n")
-    client.post("/admin/customer/import/", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(csv.encode()), "customers.csv"),
-        "csrf_token": csrf_token(client, "/admin/")})
-    assert "1 customer imported" in text(client.get("/admin/customer/"))
+    preview = text(client.post("/admin/customer/import/", content_type="multipart/form-data",
+                               data={"file": (io.BytesIO(csv.encode()), "customers.csv"),
+                                     "mode": "upsert",
+                                     "csrf_token": csrf_token(client, "/admin/")}))
+    assert "Confirm import" in preview and "New 1" in preview
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    client.post("/admin/customer/import/confirm/", data={
+        "token": token, "csrf_token": csrf_token(client, "/admin/")})
+    assert "Import done: 1 created, 0 updated, 0 skipped" in \
+        text(client.get("/admin/customer/"))
 
 
 @pytest.mark.parametrize("locale, joined", [("zh_Hans_CN", "客户编号、名称、地区"),

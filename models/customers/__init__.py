@@ -7,7 +7,7 @@ One file per business word: ``customer`` (the customer and his number),
 from .churn import ChurnRecord, months_before
 from .contacts import Activity, Contact
 from .customer import Customer, customers_of
-from .imports import IMPORT_COLUMNS, import_customers
+from .imports import IMPORT_COLUMNS, plan_import, read_customers, run_import, undo_import
 from .orders import (
     ORDER_COLUMNS,
     CustomerSales,
@@ -18,5 +18,6 @@ from .orders import (
 )
 
 __all__ = ["IMPORT_COLUMNS", "ORDER_COLUMNS", "Activity", "ChurnRecord", "Contact", "Customer",
-           "CustomerSales", "Order", "OrderLine", "customers_of", "import_customers",
-           "import_orders", "months_before", "rebuild_sales"]
+           "CustomerSales", "Order", "OrderLine", "customers_of", "import_orders",
+           "months_before", "plan_import", "read_customers", "rebuild_sales", "run_import",
+           "undo_import"]

@@ -158,6 +158,63 @@ def rebuild_sales(database):
         ).fetchone()[0]
 
 
+class SalesMonth(BaseModel):
+    """公司月度回款汇总: per month of the company (an order's 日期 is a DATE, so its month
+    is the company's), ``cents`` = Σ 数量 × ROUND(单价 × 100) over the lines of the paid
+    (已回款) orders dated in that month (exact integer cents, as in CustomerSales),
+    ``orders`` the number of those orders and ``lines`` of their lines. A row exists while
+    the month has a paid order.
+
+    Company-wide: it answers "how much was paid this year so far" in one look-up by its
+    key, for whoever may see every customer's orders (the 高管's home page figure).
+    Never written by the application: database triggers (migration 0014) keep it exact
+    on every write to orders and lines — the ORM, the ERP import, raw SQL, bulk inserts;
+    on PostgreSQL once per statement, so a bulk load (COPY, insert_many) touches each
+    month once, not once per line. After writes that bypass triggers (a TRUNCATE, a
+    load with triggers disabled), ``rebuild_sales_by_month``.
+    """
+
+    audited = False  # a summary kept by triggers
+
+    year = IntegerField()
+    month = IntegerField()
+    cents = BigIntegerField(default=0)
+    orders = IntegerField(default=0)
+    lines = IntegerField(default=0)
+
+    class Meta:
+        table_name = "sales_month"
+        primary_key = CompositeKey("year", "month")
+        derived = True  # kept by triggers: a copy of the database copies orders, not this
+
+
+def sales_by_month_sql(database):
+    """SELECT year, month, cents, orders, lines: the plain aggregate of the paid orders per
+    month (what SalesMonth holds)."""
+    if isinstance(database, PostgresqlDatabase):
+        year, month = ("EXTRACT(YEAR FROM o.date)::integer",
+                       "EXTRACT(MONTH FROM o.date)::integer")
+    else:
+        year, month = ("CAST(strftime('%Y', o.date) AS INTEGER)",
+                       "CAST(strftime('%m', o.date) AS INTEGER)")
+    return ('SELECT year, month, CAST(SUM(cents) AS BIGINT) AS cents, COUNT(*) AS orders, '
+            'SUM(lines) AS lines FROM ('
+            f'SELECT {year} AS year, {month} AS month, '
+            'COALESCE(SUM(l.quantity * ROUND(l.price * 100)), 0) AS cents, COUNT(l.id) AS lines '
+            'FROM "order" o LEFT JOIN order_line l ON l.order_id = o.id '
+            "WHERE o.status = 'paid' GROUP BY o.id, o.date) per_order GROUP BY year, month")
+
+
+def rebuild_sales_by_month(database):
+    """Recompute sales_month from the orders (migration 0014; after a bulk load that
+    bypassed the triggers). Returns the number of months."""
+    with database.atomic():
+        database.execute_sql("DELETE FROM sales_month")
+        database.execute_sql("INSERT INTO sales_month (year, month, cents, orders, lines) "
+                             f"{sales_by_month_sql(database)}")
+        return database.execute_sql("SELECT COUNT(*) FROM sales_month").fetchone()[0]
+
+
 # The columns of an ERP order export: one row per order line. 客户 is named by 客户编号, or,
 # where the ERP does not know the CRM's numbers, by 客户名称 (seed/erp/ names the demo's
 # customers so, since their numbers are those of the day the demo was loaded).
