@@ -8,7 +8,7 @@ anyway.
 """
 import datetime
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_admin.contrib.peewee import ModelView
 from flask_babel import gettext, pgettext
 from flask_babel import lazy_gettext as _l
@@ -126,6 +126,15 @@ def entity_text(entry):
     return shown(Msgid(label)) if label else (entry.entity or "")
 
 
+def record_link(view, context, entry, name):
+    """The record's label; a customer import's leads to the import page, where its batch
+    is listed (and undone, while it may be)."""
+    if entry.action in (audit.IMPORT, audit.UNDO) and entry.entity == "customer":
+        return Markup('<a href="{}">{}</a>').format(url_for("customer.import_view"),
+                                                     entry.label or gettext("客户导入"))
+    return entry.label or ""
+
+
 def who(entry):
     if entry.user_id is not None:
         return user_label(entry.user)
@@ -176,7 +185,8 @@ class AuditView(CrmModelView):
     ]
     column_formatters = {
         "user": lambda v, c, m, n: who(m), "action": lambda v, c, m, n: action_text(m),
-        "entity": lambda v, c, m, n: entity_text(m), "changes": lambda v, c, m, n:
+        "entity": lambda v, c, m, n: entity_text(m), "label": record_link,
+        "changes": lambda v, c, m, n:
         changes_markup(m) or (m.note or "")}
     column_formatters_export = {
         "user": lambda v, c, m, n: who(m), "action": lambda v, c, m, n: action_text(m),
