@@ -153,23 +153,22 @@ def set_actor(resolve):
 
 
 @contextlib.contextmanager
+def _setting(variable, value):
+    token = variable.set(value)
+    try:
+        yield
+    finally:
+        variable.reset(token)
+
+
 def batch(number):
     """Tag the entries written inside with the import batch ``number``."""
-    token = _batch.set(number)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
+    return _setting(_batch, number)
 
 
-@contextlib.contextmanager
 def origin(text):
     """Entries written inside, outside a request, come from ``text`` ("flask import-orders")."""
-    token = _origin.set(text)
-    try:
-        yield
-    finally:
-        _origin.reset(token)
+    return _setting(_origin, text)
 
 
 # -- writing entries --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """公司月度回款汇总 (sales_month): the triggers keep it equal to the plain aggregate of the
-paid orders per month after any write — the ORM, the ERP import, raw SQL, bulk inserts,
-status flips, dates moved across months and years — and migration 0014 /
+paid orders per month (and 0009's customer_sales to its own) after any write — the ORM,
+the ERP import, raw SQL, bulk inserts, status flips, dates moved across months and years —
+and migration 0014 /
 ``rebuild_sales_by_month`` compute it from the orders. On the suite's kind of database
 (SQLite, or PostgreSQL under TEST_DATABASE_URL)."""
 import csv
@@ -12,9 +13,21 @@ from decimal import Decimal
 
 from peewee import PostgresqlDatabase, Table
 
-from models import Customer, Order, OrderLine, Product, SalesMonth, db, open_database, schema
+from models import (
+    CustomerSales,
+    Order,
+    OrderLine,
+    SalesMonth,
+    db,
+    open_database,
+    schema,
+)
+from models.customers import rebuild_sales
 from models.customers.orders import rebuild_sales_by_month, sales_by_month_sql
 from tests.conftest import scratch_database
+from tests.test_sales_summary import expected as expected_per_customer
+from tests.test_sales_summary import make_customers, product, random_price
+from tests.test_sales_summary import summary as summary_per_customer
 
 _numbers = itertools.count(1)
 D = datetime.date
@@ -50,21 +63,6 @@ def summary(database=None):
     if database is not None:
         query = query.bind(database)
     return {(y, m): (int(cents), orders, lines) for y, m, cents, orders, lines in query.tuples()}
-
-
-def make_customers(users, n):
-    return [Customer.create(number=f"KHM{next(_numbers):08d}", name=f"月度客户{i}",
-                            manager=users["xiaoming"]) for i in range(n)]
-
-
-def product():
-    return Product.get_or_none() or Product.create(name="幸福牌电视机", model="818 FFT",
-                                                   batch="2388 EA03", unit="台", price=7500)
-
-
-def random_price(rng):
-    return Decimal(rng.choice(["0.07", "0.01", "36.00", "7500.00", "9800.50", "0.00",
-                               "12345678.99", "16800.00"]))
 
 
 def order(customer, day, lines=(), status=Order.PAID):
@@ -227,14 +225,21 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
         wanted = expected()
         assert summary() == wanted, f"after step {number}: {step.__name__}"
         assert aggregate() == wanted
+        # the same writes keep 0009's summary per customer and year too
+        assert summary_per_customer() == expected_per_customer(), \
+            f"customer_sales after step {number}: {step.__name__}"
     assert done == {s.__name__ for s in steps}
     assert len(summary()) > 3  # something was left to compare
 
-    # rebuild_sales_by_month computes the same table from the orders
+    # rebuild_sales_by_month and rebuild_sales compute the same tables from the orders
     before = summary()
     SalesMonth.update(cents=0, lines=0).execute()
     assert rebuild_sales_by_month(db.obj) == len(before)
     assert summary() == before
+    before = summary_per_customer()
+    CustomerSales.update(cents=0).execute()
+    assert rebuild_sales(db.obj) == sum(1 for key in before if key[1] != CustomerSales.ALL_YEARS)
+    assert summary_per_customer() == before
 
 
 # -- rules the sequence may not hit -----------------------------------------------------------

@@ -2,17 +2,14 @@
 orders after any write — the ORM, the ERP import, raw SQL, bulk inserts — and migration
 0009 / ``rebuild_sales`` compute it from the orders. On the suite's kind of database
 (SQLite, or PostgreSQL under TEST_DATABASE_URL)."""
-import csv
 import datetime
 import itertools
-import random
 from collections import defaultdict
 from decimal import Decimal
 
-from peewee import PostgresqlDatabase, Table
+from peewee import Table
 
-from models import Customer, CustomerSales, Order, OrderLine, Product, db, open_database, schema
-from models.customers import rebuild_sales
+from models import Customer, CustomerSales, Order, OrderLine, Product, open_database, schema
 from tests.conftest import scratch_database
 
 ALL = CustomerSales.ALL_YEARS
@@ -64,149 +61,8 @@ def random_price(rng):
                                "12345678.99", "16800.00"]))
 
 
-# -- the random sequence ------------------------------------------------------------------
-
-def test_after_random_changes_through_every_write_path_the_summary_is_the_aggregate(
-        app, users, tmp_path):
-    rng = random.Random(20261123)
-    customers = make_customers(users, 4)
-    item = product()
-
-    def new_order(status=None, lines=None):
-        o = Order.create(customer=rng.choice(customers), number=f"DS{next(_numbers):09d}",
-                         date=datetime.date(rng.randint(2022, 2026), rng.randint(1, 12),
-                                            rng.randint(1, 28)),
-                         address="北京", status=status or rng.choice([Order.PAID, Order.UNPAID]))
-        for _ in range(rng.randint(0, 4) if lines is None else lines):
-            OrderLine.create(order=o, product=item, quantity=rng.randint(1, 50), unit="台",
-                             price=random_price(rng))
-        return o
-
-    def some_order():
-        return Order.select().order_by(Order.id).offset(
-            rng.randrange(Order.select().count())).first()
-
-    def some_line():
-        count = OrderLine.select().count()
-        return OrderLine.select().order_by(OrderLine.id).offset(rng.randrange(count)).first() \
-            if count else None
-
-    def add_line():
-        OrderLine.create(order=some_order(), product=item, quantity=rng.randint(1, 9),
-                         unit="台", price=random_price(rng))
-
-    def change_line():
-        line = some_line()
-        if line:
-            line.quantity, line.price = rng.randint(1, 99), random_price(rng)
-            line.save()
-
-    def move_line():
-        line = some_line()
-        if line:
-            OrderLine.update(order=some_order()).where(OrderLine.id == line.id).execute()
-
-    def delete_line():
-        line = some_line()
-        if line:
-            line.delete_instance()
-
-    def toggle_paid():
-        o = some_order()
-        o.status = Order.UNPAID if o.status == Order.PAID else Order.PAID
-        o.save()
-
-    def redate():
-        o = some_order()
-        o.date = o.date.replace(year=rng.randint(2021, 2027)) if rng.random() < 0.7 else \
-            o.date.replace(day=rng.randint(1, 28))  # within its year: nothing moves
-        o.save()
-
-    def move_order():
-        Order.update(customer=rng.choice(customers)).where(Order.id == some_order().id).execute()
-
-    def delete_order():
-        # the lines first (as the ORM's recursive delete does), or by the FK's cascade
-        some_order().delete_instance(recursive=rng.random() < 0.5)
-
-    def everything_at_once():
-        o = some_order()
-        Order.update(customer=rng.choice(customers), status=rng.choice([Order.PAID, Order.UNPAID]),
-                     date=datetime.date(rng.randint(2022, 2026), 6, 1)).where(
-            Order.id == o.id).execute()
-
-    def bulk_insert():
-        with db.atomic():
-            first = Order.insert_many([
-                {"customer": rng.choice(customers).id, "number": f"DB{next(_numbers):09d}",
-                 "date": datetime.date(rng.randint(2022, 2026), 3, 3), "address": "天津",
-                 "status": rng.choice([Order.PAID, Order.UNPAID])} for _ in range(3)]).execute()
-            ids = [o.id for o in Order.select(Order.id).order_by(Order.id.desc()).limit(3)]
-            OrderLine.insert_many([{"order": i, "product": item.id, "quantity": rng.randint(1, 5),
-                                    "unit": "台", "price": random_price(rng)}
-                                   for i in ids for _ in range(2)]).execute()
-            assert first is not None
-
-    def raw_sql():
-        def some(table):
-            ids = [row[0] for row in db.execute_sql(f'SELECT id FROM "{table}"').fetchall()]
-            return ", ".join(str(i) for i in rng.sample(ids, min(len(ids), 3)) or [0])
-        statement = rng.choice([
-            f"UPDATE order_line SET price = price + 1.25 WHERE id IN ({some('order_line')})",
-            f"UPDATE order_line SET quantity = quantity + 1 WHERE id IN ({some('order_line')})",
-            f"UPDATE \"order\" SET status = 'paid' WHERE id IN ({some('order')})",
-            f"UPDATE \"order\" SET status = 'unpaid' WHERE id IN ({some('order')})",
-            f"DELETE FROM order_line WHERE id IN ({some('order_line')})",
-            f"DELETE FROM \"order\" WHERE id IN ({some('order')})",  # lines by cascade
-            f"UPDATE \"order\" SET customer_id = {customers[0].id}, date = "
-            + ("date + 400" if isinstance(db.obj, PostgresqlDatabase)
-               else "date(date, '+400 days')") + f" WHERE id IN ({some('order')})",
-        ])
-        db.execute_sql(statement)
-
-    def import_run():
-        known = [o.number for o in Order.select(Order.number).limit(3)]
-        rows = []
-        for number in known + [f"DI{next(_numbers):09d}" for _ in range(2)]:
-            for _ in range(rng.randint(1, 3)):
-                rows.append({"订单编号": number, "客户编号": rng.choice(customers).number,
-                             "日期": f"{rng.randint(2022, 2026)}-0{rng.randint(1, 9)}-15",
-                             "送货地址": "上海", "状态": rng.choice(["已回款", "未回款"]),
-                             "商品名称": "幸福牌电视机", "型号": "818 FFT", "批次": "2388 EA03",
-                             "数量": str(rng.randint(1, 9)), "单位": "台",
-                             "单价": str(random_price(rng))})
-        # Lines of one order share its header cells, as the ERP writes them.
-        for row in rows:
-            first = next(r for r in rows if r["订单编号"] == row["订单编号"])
-            row.update({k: first[k] for k in ("客户编号", "日期", "送货地址", "状态")})
-        path = tmp_path / f"orders{next(_numbers)}.csv"
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        result = app.test_cli_runner().invoke(args=["import-orders", str(path)])
-        assert result.exit_code == 0, result.output
-
-    for _ in range(6):
-        new_order(status=Order.PAID, lines=3)
-    steps = [new_order, add_line, change_line, move_line, delete_line, toggle_paid, redate,
-             move_order, delete_order, everything_at_once, bulk_insert, raw_sql, import_run]
-    done = set()
-    for number in range(160):
-        step = steps[number] if number < len(steps) else rng.choice(steps)
-        if Order.select().count() < 3:
-            step = new_order
-        step()
-        done.add(step.__name__)
-        assert summary() == expected(), f"after step {number}: {step.__name__}"
-    assert done == {s.__name__ for s in steps}
-    assert any(key[1] != ALL for key in summary())  # something was left to compare
-
-    # rebuild_sales computes the same table from the orders
-    before = summary()
-    CustomerSales.update(cents=0).execute()
-    assert rebuild_sales(db.obj) == sum(1 for key in before if key[1] != ALL)
-    assert summary() == before
+# The random sequence of writes through every path is test_sales_by_month's: it checks this
+# summary after each step too.
 
 
 # -- rules the sequence may not hit -----------------------------------------------------------
