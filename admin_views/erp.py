@@ -7,6 +7,8 @@ was created, updated and left unchanged, or every fault of every row, naming its
 with exit code 1 and nothing written. Registered by admin_views/customers.py's
 ``commands()``, with that module's other commands.
 """
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -62,7 +64,7 @@ def _run_import(path, lang, work, summary):
             click.echo(gettext("无法打开文件“%(path)s”", path=path), err=True)
             raise click.exceptions.Exit(1) from None
         try:
-            done = work(read_table(content))
+            done = work(read_table(content), source=os.path.basename(path))
         except DomainError as exc:
             for line in fault_lines(exc):
                 click.echo(line, err=True)

@@ -194,12 +194,9 @@ def record(action, obj=None, *, changes=None, entity=None, entity_id=None, label
         batch=_batch.get(), note=note)
 
 
-def record_import(entity, done):
-    """One IMPORT entry for an import of ``entity`` rows (the ERP's orders or stock) with
-    what it did (``done``: created, updated, unchanged); each record it created or changed
-    has its own entry besides."""
-    record(IMPORT, entity=entity, changes={
-        name: [None, getattr(done, name)] for name in ("created", "updated", "unchanged")})
+def acting_user():
+    """The id of the user acting now (None outside a request)."""
+    return _actor()[0]
 
 
 def record_inserted(model, rows, at=None):

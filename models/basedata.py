@@ -4,7 +4,6 @@ Products and stock belong to the company's ERP: the CRM only reads them.
 """
 from peewee import BooleanField, CharField, DecimalField, ForeignKeyField, IntegerField, TextField
 
-from . import audit
 from .base import (
     N_,
     BaseModel,
@@ -14,6 +13,7 @@ from .base import (
     optional_text,
     required_text,
 )
+from .imports import erp_batch
 from .tabular import (
     Imported,
     ImportRefused,
@@ -105,7 +105,7 @@ STOCK_REQUIRED = STOCK_COLUMNS[:-1]
 NOTE_LIMIT = 2000
 
 
-def import_stock(rows):
+def import_stock(rows, source=None):
     """Set the stock of each (product, 仓库, 货位) a row names to its 件数 (a whole number,
     0 included), all or nothing; returns an ``Imported``: stock rows created, updated,
     unchanged.
@@ -153,14 +153,15 @@ def import_stock(rows):
             levels[place] = {"quantity": quantity, "note": note}
     if errors:
         raise ImportRefused(errors, N_("导入失败：%(count)d 行有误，未导入任何库存"))
-    return _save_stock(levels, with_notes)
+    return _save_stock(levels, with_notes, source)
 
 
-def _save_stock(levels, with_notes):
-    """Write the checked levels in one transaction. A place held by several stock rows
-    (entered before the import kept one per place) keeps the first, the others go."""
+def _save_stock(levels, with_notes, source=None):
+    """Write the checked levels in one transaction, one import batch. A place held by
+    several stock rows (entered before the import kept one per place) keeps the first, the
+    others go."""
     created = updated = 0
-    with Stock._meta.database.atomic():
+    with Stock._meta.database.atomic(), erp_batch("stock", source) as import_batch:
         held = {}
         for stock in (Stock.select()
                       .where(Stock.product.in_(list({p for p, _, _ in levels})))
@@ -185,5 +186,5 @@ def _save_stock(levels, with_notes):
                 other.delete_instance()
             updated += 1
         done = Imported(created, updated, len(levels) - created - updated)
-        audit.record_import("stock", done)
+        import_batch.finish(done)
     return done

@@ -18,6 +18,7 @@ unchanged since is the import's rule (models/customers/imports.py).
 its own (0600, in a 0700 folder) named by a random token, until the user confirms or
 it expires: the confirmation posts the token, never the rows.
 """
+import contextlib
 import json
 import os
 import re
@@ -26,10 +27,12 @@ import time
 
 from peewee import JOIN, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from . import audit
 from .base import N_, BaseModel, now, private_folder
 from .security import User
 
 UNDO_ANY = "security.permission"  # who may undo another user's import
+ERP = "erp"  # the mode of an ERP import (orders, stock): listed in the log, never undone
 
 
 class ImportBatch(BaseModel):
@@ -72,6 +75,13 @@ class ImportBatch(BaseModel):
         return (self.status == self.DONE and (self.created or self.updated) > 0
                 and (administrator or (user_id is not None and self.user_id == user_id)))
 
+    def finish(self, done):
+        """An ERP import's counts (``done``: created, updated, unchanged), and its entry."""
+        self.created, self.updated, self.skipped = done.created, done.updated, done.unchanged
+        self.save()
+        audit.record(audit.IMPORT, entity=self.entity, label=self.file_name or None, changes={
+            name: [None, getattr(done, name)] for name in ("created", "updated", "unchanged")})
+
     @classmethod
     def recent(cls, entity, limit=20):
         """The latest batches of ``entity``, newest first, with who ran and undid them
@@ -83,6 +93,17 @@ class ImportBatch(BaseModel):
                 .switch(cls)
                 .join(undoer, on=(cls.undone_by == undoer.id), join_type=JOIN.LEFT_OUTER)
                 .where(cls.entity == entity).order_by(cls.at.desc(), cls.id.desc()).limit(limit))
+
+
+@contextlib.contextmanager
+def erp_batch(entity, source):
+    """An ERP import of ``entity`` rows from the file ``source``, inside its transaction: a
+    batch that tags every audit entry it writes; ``finish(done)`` counts it and writes its
+    one 导入 entry. Never undone: the ERP's orders and stock are the ERP's (import again)."""
+    batch = ImportBatch.create(entity=entity, user=audit.acting_user(), mode=ERP,
+                               file_name=(source or "")[:255])
+    with audit.batch(batch.id):
+        yield batch
 
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")

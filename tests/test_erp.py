@@ -11,7 +11,6 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from flask_babel import force_locale, gettext
-from peewee import fn
 
 from models import Customer, CustomerSales, Order, OrderLine, Product, Stock
 from models.base import Msgid, stored
@@ -425,19 +424,21 @@ def test_the_readme_shows_the_import_commands_on_the_shipped_samples():
 
 
 def test_an_import_is_audited_with_what_it_did(app):
-    """One 导入 entry per import, from the command, with its counts; each record it
-    created has its own entry besides (models/audit.py)."""
-    from models import AuditEntry
+    """One import batch tags every audit entry an import writes, with one 导入 entry of its
+    counts, from the command (models/audit.py)."""
+    from models import AuditEntry, ImportBatch
     from models.audit import CREATE, IMPORT
     assert cli(app, "seed-demo").exit_code == 0
-    with app.app_context():
-        loaded = AuditEntry.select(fn.MAX(AuditEntry.id)).scalar()
     assert cli(app, "import-stock", os.path.join(SAMPLES, "stock.csv")).exit_code == 0
     with app.app_context():
+        batch = ImportBatch.get(ImportBatch.entity == "stock")
+        assert (batch.file_name, batch.mode, batch.created, batch.updated, batch.skipped) == (
+            "stock.csv", "erp", 2, 5, 7)
         entry = AuditEntry.get(AuditEntry.action == IMPORT)
-        assert (entry.entity, entry.origin) == ("stock", "flask import-stock")
+        assert (entry.entity, entry.origin, entry.batch, entry.label) == (
+            "stock", "flask import-stock", batch.id, "stock.csv")
         assert {name: after for name, (_, after) in entry.changed.items()} == {
             "created": 2, "updated": 5, "unchanged": 7}
-        assert AuditEntry.select().where(AuditEntry.action == CREATE,
-                                         AuditEntry.entity == "stock",
-                                         AuditEntry.id > loaded).count() == 2
+        tagged = AuditEntry.select().where(AuditEntry.batch == batch.id)
+        assert [e.action for e in tagged].count(CREATE) == 2
+        assert tagged.count() == 2 + 5 + 1  # each record it created or changed, and itself

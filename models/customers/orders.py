@@ -16,7 +16,6 @@ from peewee import (
     fn,
 )
 
-from .. import audit
 from ..base import (
     N_,
     BaseModel,
@@ -27,6 +26,7 @@ from ..base import (
     required_text,
 )
 from ..basedata import Product
+from ..imports import erp_batch
 from ..tabular import (
     Imported,
     ImportRefused,
@@ -229,7 +229,7 @@ _STATUSES = {"已回款": Order.PAID, "未回款": Order.UNPAID, Order.PAID: Ord
 _DAY = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})([ T][0-9:.]*)?")
 
 
-def import_orders(rows):
+def import_orders(rows, source=None):
     """Take the ERP's orders (one row per line, headers as ORDER_COLUMNS or their English
     names), all or nothing; returns an ``Imported``: orders created, updated, unchanged, and
     the products added.
@@ -275,7 +275,7 @@ def import_orders(rows):
         errors += row_faults(number, refusals)
     if errors:
         raise ImportRefused(errors, N_("导入失败：%(count)d 行有误，未导入任何订单"))
-    return _save_orders(orders)
+    return _save_orders(orders, source)
 
 
 class _CustomerFinder:
@@ -355,11 +355,11 @@ def _price(text):
     return price
 
 
-def _save_orders(orders):
-    """Write the checked orders in one transaction: new ones created, changed ones
-    replaced, the others left as they are."""
+def _save_orders(orders, source=None):
+    """Write the checked orders in one transaction, one import batch: new ones created,
+    changed ones replaced, the others left as they are."""
     created = updated = 0
-    with Order._meta.database.atomic():
+    with Order._meta.database.atomic(), erp_batch("order", source) as import_batch:
         products, added = _products([line for order in orders.values()
                                      for line in order["lines"]])
         known, lines = {}, {}
@@ -396,7 +396,7 @@ def _save_orders(orders):
                       "unit": unit, "price": price}
                      for product, quantity, unit, price in batch]).execute()
         done = Imported(created, updated, len(orders) - created - updated, products=added)
-        audit.record_import("order", done)
+        import_batch.finish(done)
     return done
 
 
