@@ -351,8 +351,11 @@ class User(UserMixin, BaseModel):
         return merged
 
     def role_links(self):
-        return (UserRoles.select(UserRoles, Role).join(Role)
-                .where(UserRoles.user == self).order_by(Role.id))
+        """His links to his roles, with the roles: read once per user object (a request)."""
+        if "_role_links" not in self.__dict__:
+            self._role_links = list(UserRoles.select(UserRoles, Role).join(Role)
+                                    .where(UserRoles.user == self).order_by(Role.id))
+        return self._role_links
 
     def role_names(self):
         return [link.role.name for link in self.role_links()]
@@ -392,6 +395,7 @@ class User(UserMixin, BaseModel):
             for role in roles:
                 UserRoles.create(user=self, role=role)
             self.__dict__.pop("_grants", None)
+            self.__dict__.pop("_role_links", None)
             after = sorted(role.display_name() for role in roles)
             if before != after:
                 record(UPDATE, self, changes={"roles": ["、".join(before) or None,
