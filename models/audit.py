@@ -335,12 +335,21 @@ def _before_delete(sender, instance):
         instance._audit_label = _label(instance)
 
 
+def deleted_changes(instance, stored=None):
+    """{field: [value, None]} of a deleted record: ``stored`` ({column: value}, the row as
+    it was) or the instance's values; blanks left out, secrets hidden."""
+    fields = type(instance)._meta.fields
+    values = _values(instance) if stored is None else {
+        name: stored.get(field.column_name, stored.get(name))
+        for name, field in fields.items()
+        if name != instance._meta.primary_key.name and name not in UNRECORDED_FIELDS}
+    return {name: _pair(fields[name], value, None)
+            for name, value in values.items() if value not in (None, "")}
+
+
 @post_delete()
 def _after_delete(sender, instance):
     if not _audited(sender):
         return
-    fields = sender._meta.fields
-    changes = {name: _pair(fields[name], value, None)
-               for name, value in _values(instance).items() if value not in (None, "")}
-    record(DELETE, instance, changes=changes,
+    record(DELETE, instance, changes=deleted_changes(instance),
            label=instance.__dict__.pop("_audit_label", None))

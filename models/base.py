@@ -240,6 +240,20 @@ class BaseModel(Model):
                 record_update(self, before, fields, step=step, note=note, by=by)
         return done
 
+    def delete_if(self, condition):
+        """Delete this row only if ``condition`` still holds (a rule's conditional delete:
+        未指派 only, no 执行效果 yet …); whether it did. Audited as the delete, with what
+        the row held."""
+        from .audit import DELETE, deleted_changes, record, stored_row
+        model = type(self)
+        with self._meta.database.atomic():
+            before = stored_row(self) if self.audited else None
+            done = model.delete().where(model._meta.primary_key == self.get_id(),
+                                        condition).execute() == 1
+            if done and self.audited:
+                record(DELETE, self, changes=deleted_changes(self, before or {}))
+        return done
+
 
 def private_folder(path, narrow=False):
     """Create the folder ``path`` if missing, entered by its owner only (0700); with

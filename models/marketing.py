@@ -134,9 +134,7 @@ class Opportunity(Workflow, BaseModel):
     def delete_unassigned(self):
         """Delete this opportunity if (and only if) it is still 未指派."""
         with self._meta.database.atomic():
-            rows = Opportunity.delete().where(Opportunity.id == self.id,
-                                              Opportunity.status == self.NEW).execute()
-            if rows != 1:
+            if not self.delete_if(Opportunity.status == self.NEW):
                 raise DomainError(N_("“%(name)s”已被指派，不能删除"), name=self.customer_name)
             StatusChange.delete().where(StatusChange.entity == self._meta.table_name,
                                         StatusChange.entity_id == self.id).execute()
@@ -227,10 +225,7 @@ class PlanItem(BaseModel):
     def remove(self):
         """Only an item without a result yet can be deleted."""
         self.opportunity.ensure_in_development()
-        rows = PlanItem.delete().where(PlanItem.id == self.id,
-                                       PlanItem.result.is_null() | (PlanItem.result == "")) \
-            .execute()
-        if rows != 1:
+        if not self.delete_if(PlanItem.result.is_null() | (PlanItem.result == "")):
             raise DomainError(N_("已有执行效果的计划项不能删除"))
 
     def record_result(self, result):

@@ -125,10 +125,7 @@ class ServiceRequest(Workflow, BaseModel):
     def delete_new(self):
         """Only a 新创建 service can be deleted; its own status rows go with it."""
         with self._meta.database.atomic():
-            rows = ServiceRequest.delete().where(
-                ServiceRequest.id == self.id,
-                ServiceRequest.status.in_(self.TRANSITIONS["delete"].source)).execute()
-            if rows != 1:
+            if not self.delete_if(ServiceRequest.status.in_(self.TRANSITIONS["delete"].source)):
                 self.refuse("delete")
             # SQLite may hand the id to the next service, which must not inherit this history.
             StatusChange.delete().where(StatusChange.entity == self._meta.table_name,

@@ -311,3 +311,24 @@ def test_the_administrators_home_shows_the_latest_entries(users, client_for):
     latest = plain(home.split('id="crm-latest-audit"')[1].split("</ul>")[0])
     assert "修改" in latest and "新建" in latest and "最近改过的客户" in latest
     assert 'id="crm-latest-audit"' not in page(client_for("supervisor").get("/admin/"))
+
+
+def test_a_rules_conditional_delete_is_recorded_with_what_the_row_held(users):
+    opportunity = Opportunity.open(users["supervisor"], customer_name="星光", source="展会",
+                                   probability=50, summary="电视", contact="张三",
+                                   contact_phone="138", description="要买电视")
+    opportunity.delete_unassigned()
+    entry, = entries(audit.DELETE)
+    assert (entry.entity, entry.entity_id) == ("opportunity", opportunity.id)
+    assert entry.changed["summary"] == ("电视", None)
+    assert entry.changed["created_by"] == ("王主管", None)
+
+
+def test_a_refused_conditional_delete_records_nothing(users):
+    opportunity = Opportunity.open(users["supervisor"], customer_name="星光", source="展会",
+                                   probability=50, summary="电视", contact="张三",
+                                   contact_phone="138", description="要买电视")
+    opportunity.assign(users["xiaoming"].id, by=users["supervisor"].id)
+    with pytest.raises(DomainError):
+        opportunity.delete_unassigned()
+    assert entries(audit.DELETE) == []
