@@ -162,8 +162,11 @@ def oldest_unassigned(shown):
 
 def warnings_by_manager(shown):
     """Open warnings per 客户经理 (his customers'), most first, each linked to the churn list
-    filtered by him."""
+    filtered by him: for whoever sees every customer's warnings (a 客户经理 sees his own
+    only, and they are all his)."""
     view = shown.view
+    if current_scope(view.permission) != ALL:
+        return []
     index, flt = _filter(view, ChurnRecord.customer)
     warnings = fn.COUNT(ChurnRecord.id)
     query = (shown.query.select(User.id, User.full_name, User.username, warnings.alias("n"))

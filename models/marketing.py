@@ -63,6 +63,9 @@ class Opportunity(Workflow, BaseModel):
     status = CharField(max_length=10, default=NEW, index=True)
     customer = ForeignKeyField(Customer, backref="opportunities", null=True)
 
+    class Meta:
+        indexes = ((("assigned_to", "status"), False),)  # one user's developments (0015)
+
     def __str__(self):
         return self.customer_name
 

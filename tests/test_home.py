@@ -169,6 +169,9 @@ def test_a_manager_sees_his_own_work_and_never_his_colleagues(client_for, book):
     assert badge and int(badge.group(1)) == 2 + 1 + 1 + 1 + 1
     other = client.get("/admin/customer/").get_data(as_text=True)
     assert re.search(r'id="crm-todo".*?badge-warning">6<', other, re.S)
+    # his warnings are all his: no breakdown by 客户经理 under them
+    warnings = page[page.index('id="crm-panel-churn_warnings"'):]
+    assert "小明（xiaoming）" not in warnings[:warnings.index("</div>\n      </div>")]
 
 
 def test_the_supervisor_sees_the_work_to_hand_out(client_for, book):
