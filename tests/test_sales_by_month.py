@@ -11,7 +11,7 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
-from peewee import PostgresqlDatabase, Table
+from peewee import PostgresqlDatabase
 
 from models import (
     CustomerSales,
@@ -25,8 +25,14 @@ from models import (
 from models.customers import rebuild_sales
 from models.customers.orders import rebuild_sales_by_month, sales_by_month_sql
 from tests.conftest import scratch_database
+from tests.test_sales_summary import (
+    OLD_LINES,
+    installation_with_orders,
+    make_customers,
+    product,
+    random_price,
+)
 from tests.test_sales_summary import expected as expected_per_customer
-from tests.test_sales_summary import make_customers, product, random_price
 from tests.test_sales_summary import summary as summary_per_customer
 
 _numbers = itertools.count(1)
@@ -307,34 +313,12 @@ def test_migration_0014_sums_the_orders_an_installation_already_has(tmp_path):
     previous = names[names.index("0014_sales_by_month") - 1]
     old = open_database(scratch_database(tmp_path, "months"))
     try:
-        schema.upgrade(old, target=previous)
-        columns_of = {
-            "user": ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
-                     "failed_logins", "must_change_password"),
-            "customer": ("id", "number", "name", "manager_id", "status", "created_at"),
-            "product": ("id", "name", "model", "batch", "unit", "price"),
-            "order": ("id", "customer_id", "number", "date", "address", "status"),
-            "order_line": ("id", "order_id", "product_id", "quantity", "unit", "price"),
-        }
-
-        def insert(name, *rows):
-            Table(name, columns_of[name]).bind(old).insert(
-                [dict(zip(columns_of[name], row)) for row in rows]).execute()
-
-        at = datetime.datetime(2025, 1, 1, 8)
-        insert("user", (1, "laowang", "老王", True, "u1", at, 0, False))
-        insert("customer", *[(i, f"KH{i}", f"客户{i}", 1, "active", at) for i in (1, 2)])
-        insert("product", (1, "电视机", "A", "1", "台", Decimal("1")))
-        insert("order", *[
-            (1, 1, "D1", D(2024, 12, 31), "北京", "paid"),
-            (2, 2, "D2", D(2024, 12, 1), "北京", "paid"),
-            (3, 2, "D3", D(2025, 1, 1), "北京", "unpaid"),
-            (4, 1, "D4", D(2025, 1, 31), "北京", "paid"),
-        ])
-        insert("order_line", *[
-            (1, 1, 1, 2, "台", Decimal("7500.00")), (2, 1, 1, 10, "台", Decimal("0.07")),
-            (3, 2, 1, 1, "台", Decimal("36.00")), (4, 3, 1, 5, "台", Decimal("1.00")),
-        ])
+        installation_with_orders(old, previous, [
+            (1, 1, "D1", D(2024, 12, 31), "paid"),
+            (2, 2, "D2", D(2024, 12, 1), "paid"),
+            (3, 2, "D3", D(2025, 1, 1), "unpaid"),
+            (4, 1, "D4", D(2025, 1, 31), "paid"),
+        ], OLD_LINES)
 
         assert "0014_sales_by_month" in schema.upgrade(old, target="0014_sales_by_month")
         assert summary(old) == {(2024, 12): (1503670, 2, 3), (2025, 1): (0, 1, 0)}

@@ -107,37 +107,47 @@ def test_amounts_are_exact_integer_cents(users):
 
 # -- the migration --------------------------------------------------------------------------
 
+# The tables an installation before a summary migration holds, and the columns they had.
+OLD_COLUMNS = {
+    "user": ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
+             "failed_logins", "must_change_password"),
+    "customer": ("id", "number", "name", "manager_id", "status", "created_at"),
+    "product": ("id", "name", "model", "batch", "unit", "price"),
+    "order": ("id", "customer_id", "number", "date", "address", "status"),
+    "order_line": ("id", "order_id", "product_id", "quantity", "unit", "price"),
+}
+
+
+def installation_with_orders(old, target, orders, lines):
+    """``old`` upgraded to ``target`` and given one user, two customers, a product, and
+    ``orders`` (id, customer, number, date, status) with their ``lines`` (id, order,
+    quantity, price) — written as rows, as the version before wrote them."""
+    schema.upgrade(old, target=target)
+
+    def insert(name, *rows):
+        Table(name, OLD_COLUMNS[name]).bind(old).insert(
+            [dict(zip(OLD_COLUMNS[name], row)) for row in rows]).execute()
+
+    at = datetime.datetime(2025, 1, 1, 8)
+    insert("user", (1, "laowang", "老王", True, "u1", at, 0, False))
+    insert("customer", *[(i, f"KH{i}", f"客户{i}", 1, "active", at) for i in (1, 2)])
+    insert("product", (1, "电视机", "A", "1", "台", Decimal("1")))
+    insert("order", *[(i, c, n, day, "北京", status) for i, c, n, day, status in orders])
+    insert("order_line", *[(i, o, 1, q, "台", Decimal(price)) for i, o, q, price in lines])
+
+
+OLD_LINES = [(1, 1, 2, "7500.00"), (2, 1, 10, "0.07"), (3, 2, 1, "36.00"), (4, 3, 5, "1.00")]
+
+
 def test_migration_0009_sums_the_orders_an_installation_already_has(tmp_path):
     old = open_database(scratch_database(tmp_path, "sales"))
     try:
-        schema.upgrade(old, target="0008_times_in_utc")
-        columns_of = {
-            "user": ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
-                     "failed_logins", "must_change_password"),
-            "customer": ("id", "number", "name", "manager_id", "status", "created_at"),
-            "product": ("id", "name", "model", "batch", "unit", "price"),
-            "order": ("id", "customer_id", "number", "date", "address", "status"),
-            "order_line": ("id", "order_id", "product_id", "quantity", "unit", "price"),
-        }
-
-        def insert(name, *rows):
-            Table(name, columns_of[name]).bind(old).insert(
-                [dict(zip(columns_of[name], row)) for row in rows]).execute()
-
-        at = datetime.datetime(2025, 1, 1, 8)
-        insert("user", (1, "laowang", "老王", True, "u1", at, 0, False))
-        insert("customer", *[(i, f"KH{i}", f"客户{i}", 1, "active", at) for i in (1, 2)])
-        insert("product", (1, "电视机", "A", "1", "台", Decimal("1")))
-        insert("order", *[
-            (1, 1, "D1", datetime.date(2024, 12, 31), "北京", "paid"),
-            (2, 1, "D2", datetime.date(2025, 1, 1), "北京", "paid"),
-            (3, 2, "D3", datetime.date(2025, 6, 1), "北京", "unpaid"),
-            (4, 2, "D4", datetime.date(2025, 7, 1), "北京", "paid"),
-        ])
-        insert("order_line", *[
-            (1, 1, 1, 2, "台", Decimal("7500.00")), (2, 1, 1, 10, "台", Decimal("0.07")),
-            (3, 2, 1, 1, "台", Decimal("36.00")), (4, 3, 1, 5, "台", Decimal("1.00")),
-        ])
+        installation_with_orders(old, "0008_times_in_utc", [
+            (1, 1, "D1", datetime.date(2024, 12, 31), "paid"),
+            (2, 1, "D2", datetime.date(2025, 1, 1), "paid"),
+            (3, 2, "D3", datetime.date(2025, 6, 1), "unpaid"),
+            (4, 2, "D4", datetime.date(2025, 7, 1), "paid"),
+        ], OLD_LINES)
 
         assert schema.upgrade(old, target="0009_customer_sales") == ["0009_customer_sales"]
         assert summary(old) == {(1, 2024): (1500070, 1, 2), (1, 2025): (3600, 1, 1),
