@@ -88,38 +88,64 @@ def shown_count(count):
 
 class Board:
     """The panels the current user may see; each counted when first asked (the badge asks
-    only the to-do ones), once per request."""
+    only the to-do ones), once per request — and, between requests, kept until the work
+    changes (``models.work.WorkCache``)."""
 
     def __init__(self, external=False):
-        self.panels = []
-        for panel in PANELS:
-            view = _view(panel.endpoint)
-            if not view.is_accessible() or (panel.needs and not user_can(panel.needs)):
-                continue
-            query, args = view.get_count_query(), {}
-            for position, (key, value) in enumerate(panel.filters):
-                index, flt = _filter(view, key)
-                query = flt.apply(query, flt.clean(value))
-                args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
-            self.panels.append(Shown(panel, view, query,
-                                     url_for(f"{panel.endpoint}.index_view", _external=external,
-                                             **args)))
+        self.external = external
+        self.panels = [Shown(self, panel, view) for panel, view in
+                       ((panel, _view(panel.endpoint)) for panel in PANELS)
+                       if view.is_accessible() and (not panel.needs or user_can(panel.needs))]
 
     @property
     def todo(self):
         return sum(shown.count for shown in self.panels if shown.panel.todo)
 
+    @functools.cached_property
+    def version(self):
+        return work.version(db.obj)
+
+    def kept(self, key, compute):
+        """``compute()``, a value of the work this user sees, kept until that work
+        changes (models.work.WorkCache)."""
+        cache = current_app.extensions.setdefault("crm_work_cache", work.WorkCache())
+        return cache.get(self.version, self.who, (key, self.external), compute)
+
+    @functools.cached_property
+    def who(self):
+        """What a count depends on besides the rows: the user, his grants, the day (and
+        the installation's N of "N 天无交往")."""
+        return current_user.id, current_user.grant_items(), local_today(), work.silent_days()
+
 
 @dataclass
 class Shown:
+    board: Board
     panel: Panel
     view: object
-    query: object
-    url: str
+
+    @functools.cached_property
+    def filtered(self):
+        """The list's count query with the panel's filters, and the list's query string."""
+        view, query, args = self.view, self.view.get_count_query(), {}
+        for position, (key, value) in enumerate(self.panel.filters):
+            index, flt = _filter(view, key)
+            query = flt.apply(query, flt.clean(value))
+            args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
+        return query, args
+
+    @property
+    def query(self):
+        return self.filtered[0]
+
+    @functools.cached_property
+    def url(self):
+        return url_for(f"{self.panel.endpoint}.index_view", _external=self.board.external,
+                       **self.filtered[1])
 
     @functools.cached_property
     def count(self):
-        return capped(self.query)
+        return self.board.kept(self.panel.key, lambda: capped(self.query))
 
     @property
     def shown_count(self):
@@ -168,19 +194,24 @@ def warnings_by_manager(shown):
     if current_scope(view.permission) != ALL:
         return []
     index, flt = _filter(view, ChurnRecord.customer)
-    warnings = fn.COUNT(ChurnRecord.id)
-    query = (shown.query.select(User.id, User.full_name, User.username, warnings.alias("n"))
-             .join_from(ChurnRecord, Customer).join(User, JOIN.LEFT_OUTER,
-                                                     on=(Customer.manager == User.id))
-             .group_by(User.id, User.full_name, User.username)
-             .order_by(warnings.desc(), User.username).limit(ROWS))
     status_index, status_flt = _filter(view, ChurnRecord.status)
     return [(gettext("%(name)s（%(username)s）", name=full_name, username=username)
              if username else "—", n,
              url_for("churn.index_view", **{
                  f"flt0_{view.get_filter_arg(status_index, status_flt)}": ChurnRecord.WARNING,
                  f"flt1_{view.get_filter_arg(index, flt)}": user_id}) if user_id else shown.url)
-            for user_id, full_name, username, n in query.tuples()]
+            for user_id, full_name, username, n in shown.board.kept(
+                "warnings_by_manager", lambda: _warnings_by_manager(shown.query))]
+
+
+def _warnings_by_manager(query):
+    """(id, 姓名, 用户名, open warnings) of the 客户经理 with the most, from ``query``."""
+    warnings = fn.COUNT(ChurnRecord.id)
+    return list(query.select(User.id, User.full_name, User.username, warnings.alias("n"))
+                .join_from(ChurnRecord, Customer).join(User, JOIN.LEFT_OUTER,
+                                                        on=(Customer.manager == User.id))
+                .group_by(User.id, User.full_name, User.username)
+                .order_by(warnings.desc(), User.username).limit(ROWS).tuples())
 
 
 PANELS = [
@@ -287,8 +318,8 @@ def _mine(query, customer_field, view):
 def _counted(key, label, endpoint, rows, field):
     """A figure counting ``rows(view)`` by ``field``, month by month."""
     def figure(view, today):
-        this, last = (work.by_month(rows(view), field, year)
-                      for year in (today.year, today.year - 1))
+        this, last = board().kept(key, lambda: [work.by_month(rows(view), field, year)
+                                                for year in (today.year, today.year - 1)])
         return Figure(key, label, url_for(f"{endpoint}.index"), sum(this[:today.month]),
                       sum(last[:today.month]), (this, last))
     return endpoint, figure
@@ -296,9 +327,9 @@ def _counted(key, label, endpoint, rows, field):
 
 def _satisfaction(view, today):
     rows = _mine(ServiceRequest.select(), ServiceRequest.customer, view)
-    this, last = (work.average(rows, ServiceRequest.created_at, ServiceRequest.satisfaction,
-                               work.so_far(year, today))
-                  for year in (today.year, today.year - 1))
+    this, last = board().kept("satisfaction", lambda: [
+        work.average(rows, ServiceRequest.created_at, ServiceRequest.satisfaction,
+                     work.so_far(year, today)) for year in (today.year, today.year - 1)])
     return Figure("satisfaction", _l("平均满意度"), url_for("report_service.index"), this, last,
                   digits=1)
 

@@ -64,7 +64,9 @@ class Opportunity(Workflow, BaseModel):
     customer = ForeignKeyField(Customer, backref="opportunities", null=True)
 
     class Meta:
-        indexes = ((("assigned_to", "status"), False),)  # one user's developments (0015)
+        indexes = ((("assigned_to", "status"), False),  # one user's developments (0015)
+                   # the home page's oldest unassigned and longest developing (0017)
+                   (("status", "created_at"), False), (("status", "assigned_at"), False))
 
     def __str__(self):
         return self.customer_name

@@ -357,12 +357,30 @@ class User(UserMixin, BaseModel):
                                     .where(UserRoles.user == self).order_by(Role.id))
         return self._role_links
 
+    @property
+    def roles(self):
+        """What Flask-Security reads as his roles (``has_role``, the identity it loads on
+        every request): the links of ``role_links``, already read with their roles — not
+        a query of the links and one more per link's role."""
+        return self.role_links()
+
+    @roles.setter
+    def roles(self, roles):
+        # Flask-Security's create_user passes roles=[] and adds the links afterwards
+        if roles:
+            raise TypeError("roles are given by User.set_roles")
+
     def role_names(self):
         return [link.role.name for link in self.role_links()]
 
     def role_display_names(self):
         """His roles as shown (``Role.display_name``: msgids for the seeded ones)."""
         return [link.role.display_name() for link in self.role_links()]
+
+    def grant_items(self):
+        """His grants as a sorted tuple of (code, scope): what a kept count of his work
+        depends on (admin_views/home.py)."""
+        return tuple(sorted(self._grants.items())) if self.active else ()
 
     def can(self, code):
         """Whether any of the user's roles grants ``code``."""
@@ -407,7 +425,7 @@ class UserRoles(BaseModel):
 
     audited = False  # audited as the user's change of roles (User.set_roles)
 
-    user = ForeignKeyField(User, backref="roles", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")  # User.roles reads them
     role = ForeignKeyField(Role, backref="users", on_delete="CASCADE")
 
     class Meta:

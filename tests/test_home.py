@@ -413,3 +413,117 @@ def test_the_paid_amount_reads_the_month_summary_by_its_key(client_for, sales, d
         assert re.search(r"SEARCH \w+ USING (COVERING )?INDEX sqlite_autoindex_sales_month_1 "
                          r"\(year=\?\)", summary), summary
     assert work.paid_by_month(2026, 2025)[2026][:4] == [1500070, 0, 1234580, 99900]
+
+
+# -- counted again only when the work changed (models/work.py: version, WorkCache) ------
+
+def moved(database, change):
+    before = work.version(database)
+    change()
+    return work.version(database) != before
+
+
+def test_every_change_to_the_counted_rows_moves_the_work_version(book, users, database):
+    o, s, c = book["opportunities"], book["services"], book["churn"]
+    mine = book["customers"][0]
+    counted = {
+        "opportunity opened": lambda: opportunity(users, "新的"),
+        "opportunity assigned": lambda: o["new1"].assign(users["xiaoming"], users["supervisor"]),
+        "plan item added": lambda: PlanItem.create(opportunity=o["ahead"], date=local_today(),
+                                                   content="再访"),
+        "plan item executed": lambda: PlanItem.update(result="完成").where(
+            PlanItem.opportunity == o["due"].id).execute(),
+        "plan item deleted": lambda: PlanItem.delete().where(
+            PlanItem.opportunity == o["overdue"].id).execute(),
+        "service handled": lambda: s["mine"].handle("已答复", users["xiaoming"]),
+        "service opened": lambda: service(users, mine),
+        "churn warning": lambda: ChurnRecord.create(customer=book["customers"][2]),
+        "churn deleted": lambda: ChurnRecord.delete().where(
+            ChurnRecord.id == c["theirs"].id).execute(),
+        "interaction recorded": lambda: Activity.create(customer=mine, date=local_today(),
+                                                        place="上海", summary="电话"),
+        "customer created": lambda: customer(users["xiaoming"], "新客户", 9),
+        "customer handed over": lambda: Customer.update(manager=users["wangcai"]).where(
+            Customer.id == mine.id).execute(),
+        "customer lost": lambda: Customer.update(status=Customer.LOST).where(
+            Customer.id == mine.id).execute(),
+    }
+    for name, change in counted.items():
+        assert moved(database, change), name
+    # what no panel counts leaves it
+    assert not moved(database, lambda: Customer.update(phone="010-12345678").where(
+        Customer.id == mine.id).execute())
+    assert not moved(database, lambda: users["xiaoming"].end_sessions())
+
+
+def test_kept_counts_are_counted_again_when_the_version_moves_or_they_expire():
+    clock = [0.0]
+    kept = work.WorkCache(clock=lambda: clock[0])
+    calls = []
+
+    def count(n):
+        return lambda: calls.append(n) or n
+
+    assert kept.get(7, "xiaoming", "plan_due", count(2)) == 2
+    assert kept.get(7, "xiaoming", "plan_due", count(3)) == 2  # kept
+    assert kept.get(7, "wangcai", "plan_due", count(4)) == 4  # per user
+    assert kept.get(8, "xiaoming", "plan_due", count(5)) == 5  # the work changed
+    clock[0] = work.WorkCache.SECONDS + 1
+    assert kept.get(8, "xiaoming", "plan_due", count(6)) == 6  # expired
+    assert kept.get(None, "xiaoming", "plan_due", count(7)) == 7  # no version: never kept
+    assert calls == [2, 4, 5, 6, 7]
+
+
+def statements_of(database, client, url):
+    seen, original = [], database.execute_sql
+
+    def traced(sql, *args, **kwargs):
+        seen.append(sql)
+        return original(sql, *args, **kwargs)
+
+    database.execute_sql = traced
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        database.execute_sql = original
+    return seen
+
+
+def badge(client):
+    page = client.get("/admin/customer/").get_data(as_text=True)
+    found = re.search(r'id="crm-todo".*?badge-warning">(\d+)<', page, re.S)
+    return int(found.group(1)) if found else 0
+
+
+def test_the_badge_is_counted_once_until_the_work_changes_then_at_once(
+        app, client_for, book, users, database):
+    client = client_for("xiaoming")
+    assert badge(client) == 6
+    again = statements_of(database, client, "/admin/customer/")
+    assert not [sql for sql in again if "plan_item" in sql or "service_request" in sql]
+    # the supervisor assigns him one more development, in another process for all we know
+    o = opportunity(users, "新指派", "xiaoming")
+    assert badge(client) == 7  # 待制定计划: counted again at once
+    PlanItem.create(opportunity=o, date=local_today(), content="今天")
+    assert badge(client) == 7  # no longer unplanned, now due
+    # his grants are part of what a count depends on: the same rows, a wider scope
+    role = users["xiaoming"].role_links()[0].role
+    role.set_grants({**role.grants(), "customers.churn": "all"}, users["admin"])
+    assert badge(client) == 7 + 1  # 旺财's customer's warning too
+
+
+def test_what_the_home_page_keeps_follows_the_work_at_once(client_for, book, users):
+    executive, supervisor = client_for("executive"), client_for("supervisor")
+
+    def new_customers():
+        return dict(FIGURE.findall(executive.get("/admin/").get_data(as_text=True)))[
+            "new_customers"]
+
+    def warnings_of_xiaoming():
+        page = supervisor.get("/admin/").get_data(as_text=True)
+        return re.search(r"小明（xiaoming）</a><span[^>]*>(\d+)<", page).group(1)
+
+    assert (new_customers(), warnings_of_xiaoming()) == ("3", "1")
+    mine = customer(users["xiaoming"], "小明的新客户", 7)
+    ChurnRecord.create(customer=mine)
+    assert (new_customers(), warnings_of_xiaoming()) == ("4", "2")
