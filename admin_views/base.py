@@ -21,7 +21,7 @@ from flask_babel import gettext, lazy_pgettext, pgettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from peewee import JOIN, SQL, ForeignKeyField, IntegrityError, fn
 from werkzeug.datastructures import ImmutableMultiDict
@@ -158,17 +158,25 @@ def clean_request():
     clean_query_string()
 
 
+def _user():
+    """The logged-in user (the object, not Flask-Login's proxy: the row buttons of one page
+    ask a few hundred times), or None."""
+    if not has_request_context():
+        return None
+    user = current_user._get_current_object()
+    return user if user is not None and user.is_authenticated else None
+
+
 def user_can(code):
     """Whether the current user holds ``code`` (False outside a request)."""
-    return bool(code) and has_request_context() and current_user.is_authenticated \
-        and current_user.can(code)
+    user = _user() if code else None
+    return user is not None and user.can(code)
 
 
 def current_scope(code):
     """'all', 'own' or None: the current user's scope of ``code`` (None outside a request)."""
-    if not code or not has_request_context() or not current_user.is_authenticated:
-        return None
-    return current_user.scope(code)
+    user = _user() if code else None
+    return None if user is None else user.scope(code)
 
 
 def scope_query(query, model, code, owned_by=None):
@@ -964,24 +972,37 @@ class RowButton(BaseListRowAction):
         self.endpoint, self.post, self.param = endpoint, post, param
         self.confirm, self.show, self.tone = confirm, show, tone
 
+    MARK = "_crm_row_"  # where a row's key goes in the address built once per page
+
     def render(self, context, row_id, row):
         if self.show is not None and not self.show(row):
             return ""
-        back = safe_return_url(context.get("return_url")) or current_page()
+        # built once per page and button (a list has 20 rows × several buttons): the
+        # return URL, the address with a mark where the row's key goes, the form's
+        # action and CSRF token, the title in the user's language
+        page = g.setdefault("crm_row_buttons", {})
+        key = (id(self), context.get("return_url"))
+        if key not in page:
+            back = safe_return_url(context.get("return_url")) or current_page()
+            page[key] = (back, url_for(self.endpoint, **{self.param: self.MARK}, url=back),
+                         url_for(self.endpoint), generate_csrf() if self.post else None,
+                         escape(str(self.title)))
+        back, address, action, token, title = page[key]
         css = f"btn btn-sm btn-outline-{self.tone} crm-row-action"
-        question = Markup("")
+        question = ""
         if self.confirm is not None:
-            question = Markup(' data-confirm="{}"').format(str(self.confirm(row)))
+            question = f' data-confirm="{escape(str(self.confirm(row)))}"'
+
         if not self.post:
-            return Markup('<a class="{}" href="{}"{}>{}</a>').format(
-                css, url_for(self.endpoint, **{self.param: row_id}, url=back), question,
-                self.title)
+            href = address.replace(self.MARK, str(row_id), 1) if isinstance(row_id, int) \
+                else url_for(self.endpoint, **{self.param: row_id}, url=back)
+            return Markup(f'<a class="{css}" href="{escape(href)}"{question}>{title}</a>')
         return Markup(
-            '<form class="crm-row-action" method="POST" action="{}"{}>'
-            '<input type="hidden" name="id" value="{}"><input type="hidden" name="url" value="{}">'
-            '<input type="hidden" name="csrf_token" value="{}">'
-            '<button type="submit" class="{}">{}</button></form>').format(
-            url_for(self.endpoint), question, row_id, back, generate_csrf(), css, self.title)
+            f'<form class="crm-row-action" method="POST" action="{escape(action)}"{question}>'
+            f'<input type="hidden" name="id" value="{escape(str(row_id))}">'
+            f'<input type="hidden" name="url" value="{escape(back)}">'
+            f'<input type="hidden" name="csrf_token" value="{escape(token)}">'
+            f'<button type="submit" class="{css}">{title}</button></form>')
 
 
 def link(url, text):

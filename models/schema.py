@@ -27,13 +27,14 @@ def upgrade(database, target=None):
 
 
 def optimize(database):
-    """Let SQLite's planner know the data: ANALYZE, sampling at most 1,000 rows an index
-    (``analysis_limit``: milliseconds at any size). Without statistics it may sort a whole
-    list through the wrong index (the search and list indexes of issue 9 assume them).
-    Run after every upgrade (``init-db``) and daily (``detect-churn``). PostgreSQL's
-    autovacuum keeps its statistics itself."""
+    """Let SQLite's planner know the data: a full ANALYZE (under a second at 100,000
+    customers and 2,500,000 order lines). Without statistics — or with sampled ones
+    (``analysis_limit``), which guessed 667 customers per 状态 where there are 88,000 —
+    it sorts a whole list through the wrong index (the customer list took 60 ms instead
+    of 1). Run after every upgrade (``init-db``) and daily (``detect-churn``).
+    PostgreSQL's autovacuum keeps its statistics itself."""
     if isinstance(database, SqliteDatabase):
-        database.execute_sql("PRAGMA analysis_limit = 1000")
+        database.execute_sql("PRAGMA analysis_limit = 0")
         database.execute_sql("ANALYZE")
 
 
