@@ -22,6 +22,7 @@ from models import (
     User,
     db,
     schema,
+    versions,
     work,
 )
 from models.base import local_today, now
@@ -53,6 +54,7 @@ from .filters import (
     with_silent_days,
 )
 from .formats import money, stars
+from .kept import kept
 from .profile import PresetCustomer
 
 CUSTOMER_LABELS = {
@@ -69,10 +71,11 @@ CUSTOMER_LABELS = {
 
 
 def level_label(view, context, model, name):
-    """客户等级 by its dictionary name (普通客户 …), not its value (read once a request)."""
-    if "crm_levels" not in g:
-        g.crm_levels = {e.value: e.item for e in DictionaryEntry.of(CUSTOMER_LEVEL)}
-    return g.crm_levels.get(str(model.level), model.level or "")
+    """客户等级 by its dictionary name (普通客户 …), not its value (read again only when the
+    dictionary changed)."""
+    levels = kept(versions.REFERENCE, None, "customer levels",
+                  lambda: {e.value: e.item for e in DictionaryEntry.of(CUSTOMER_LEVEL)})
+    return levels.get(str(model.level), model.level or "")
 
 
 def rating_choices():

@@ -12,18 +12,21 @@ import datetime
 
 from flask_admin.babel import lazy_gettext as admin_gettext
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter
-from flask_babel import LazyString, gettext
+from flask_babel import LazyString, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from peewee import DateTimeField
 
-from models import Customer, DictionaryEntry, User, work
+from models import Customer, DictionaryEntry, User, versions, work
 from models.base import day_start
 
 from .formats import user_label
+from .kept import kept
 
 
 class Options:
-    """A filter's (value, label) pairs, read from ``read()`` every time they are used.
+    """A filter's (value, label) pairs, read from ``read()`` whenever the users, roles or
+    dictionary changed since they were last read (the REFERENCE data version), in the
+    language of the page.
 
     Flask-Admin keeps what the filter's options were at start-up and calls a
     callable only then; an iterable object is iterated on every render.
@@ -36,7 +39,7 @@ class Options:
         return True  # Flask-Admin drops options that are falsy
 
     def __iter__(self):
-        return iter(self.read())
+        return iter(kept(versions.REFERENCE, str(get_locale()), self, self.read))
 
 
 class DictionaryOptions(Options):

@@ -32,6 +32,7 @@ from models import (
     ServiceRequest,
     User,
     db,
+    versions,
     work,
 )
 from models.base import N_, local, local_today, now
@@ -42,6 +43,7 @@ from seed.cli import needs_schema
 
 from .base import current_scope, user_can
 from .filters import with_silent_days
+from .kept import kept
 
 CAP = 999
 
@@ -89,7 +91,7 @@ def shown_count(count):
 class Board:
     """The panels the current user may see; each counted when first asked (the badge asks
     only the to-do ones), once per request — and, between requests, kept until the work
-    changes (``models.work.WorkCache``)."""
+    changes (admin_views/kept.py)."""
 
     def __init__(self, external=False):
         self.external = external
@@ -101,15 +103,10 @@ class Board:
     def todo(self):
         return sum(shown.count for shown in self.panels if shown.panel.todo)
 
-    @functools.cached_property
-    def version(self):
-        return work.version(db.obj)
-
     def kept(self, key, compute):
         """``compute()``, a value of the work this user sees, kept until that work
-        changes (models.work.WorkCache)."""
-        cache = current_app.extensions.setdefault("crm_work_cache", work.WorkCache())
-        return cache.get(self.version, self.who, (key, self.external), compute)
+        changes (the WORK data version)."""
+        return kept(versions.WORK, self.who, (key, self.external), compute)
 
     @functools.cached_property
     def who(self):

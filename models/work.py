@@ -5,9 +5,8 @@ as filters, so a count on the home page and the list its link opens are the same
 query. Days are the company's (``local_today``); "since" bounds are inclusive.
 """
 import datetime
-import time
 
-from peewee import SQL, DateTimeField, PostgresqlDatabase, Select, fn
+from peewee import SQL, DateTimeField, Select, fn
 
 from .base import day_start, local, local_today
 from .customers import Activity, Customer
@@ -131,43 +130,3 @@ def paid_by_month(*years):
         cents[year][month - 1] = int(amount)
     return cents
 
-
-# -- counted again only when the work changed -------------------------------------------
-
-def version(database):
-    """The number migration 0016 moves on every change to the rows the panels count."""
-    if isinstance(database, PostgresqlDatabase):
-        sql = "SELECT last_value FROM work_version"
-    else:
-        sql = "SELECT n FROM work_version"
-    row = database.execute_sql(sql).fetchone()
-    return row[0] if row else None
-
-
-class WorkCache:
-    """What the home page computes from the work of one user — the panels' counts, the
-    warnings per 客户经理, the 高管's figures —, kept per process, per user and version
-    (``version``): a page asks the database one number instead of counting the work
-    again; any change to the counted rows (from anywhere: another process, a command,
-    raw SQL) moves the version and so starts afresh. ``who`` names whatever a value
-    depends on besides the rows — the user, his grants, the company's day. An entry also
-    expires after SECONDS: on PostgreSQL the version may move a moment before the
-    writer's rows are visible."""
-
-    SECONDS = 60
-
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.version, self.kept = None, {}
-
-    def get(self, version, who, key, compute):
-        """The value ``key`` for ``who`` at ``version``: kept, or ``compute()``."""
-        if version is None:
-            return compute()
-        if version != self.version:
-            self.version, self.kept = version, {}
-        now = self.clock()
-        kept = self.kept.get((who, key))
-        if kept is None or now - kept[0] > self.SECONDS:
-            kept = self.kept[(who, key)] = (now, compute())
-        return kept[1]

@@ -19,9 +19,13 @@ from models import (
     Order,
     OrderLine,
     Product,
+    Role,
     ServiceRequest,
+    User,
+    UserRoles,
+    versions,
 )
-from models.base import stored
+from models.base import now, stored
 from tests.conftest import make_user
 
 GROUPS = re.compile(r'<div id="filter-groups-data" class="d-none">(.*?)</div>', re.S)
@@ -121,7 +125,7 @@ def test_a_manager_sees_only_his_customers_whatever_he_chooses(client_for, book)
     assert listed(region, book) == set()
 
 
-def test_options_are_read_on_every_request(app, client_for, users, book):
+def test_options_follow_every_change_at_once(app, client_for, users, book):
     client = client_for("supervisor")
     assert "华东" not in offered(client, "/admin/customer/", "地区")
     DictionaryEntry.create(category="地区", item="华东", value="华东")
@@ -131,6 +135,59 @@ def test_options_are_read_on_every_request(app, client_for, users, book):
     assert listed(page, list(book) + ["沪上客户"]) == {"沪上客户"}
     make_user(app, "qiuqiu", "球球", ["manager"])
     assert "球球（qiuqiu）" in offered(client, "/admin/customer/", "客户经理")
+    User.update(full_name="秋秋").where(User.username == "qiuqiu").execute()
+    assert "秋秋（qiuqiu）" in offered(client, "/admin/customer/", "客户经理")
+    DictionaryEntry.update(item="顶级客户").where(
+        DictionaryEntry.category == "企业客户等级", DictionaryEntry.value == "3").execute()
+    page = text(client.get("/admin/customer/"))
+    assert "顶级客户" in offered(client, "/admin/customer/", "客户等级") and "顶级客户" in page
+
+
+def test_every_change_to_users_roles_or_the_dictionary_moves_the_reference_version(
+        app, users, book, database):
+    def moved(change):
+        before = versions.current(database, versions.REFERENCE)
+        change()
+        return versions.current(database, versions.REFERENCE) != before
+
+    role = Role.get(Role.code == "manager")
+    counted = {
+        "user created": lambda: make_user(app, "qiuqiu", "球球", ["manager"]),
+        "user renamed": lambda: User.update(full_name="秋秋").where(
+            User.username == "qiuqiu").execute(),
+        "user disabled": lambda: User.update(active=False).where(
+            User.username == "qiuqiu").execute(),
+        "role taken away": lambda: UserRoles.delete().where(
+            UserRoles.user == users["wangcai"].id).execute(),
+        "role renamed": lambda: Role.update(code="manager2").where(Role.id == role.id).execute(),
+        "entry added": lambda: DictionaryEntry.create(category="地区", item="华东", value="华东"),
+        "entry deleted": lambda: DictionaryEntry.delete().where(
+            DictionaryEntry.item == "华东").execute(),
+        "customer handed over": lambda: Customer.update(manager=users["supervisor"]).where(
+            Customer.id == book["京大客户"].id).execute(),
+        "customer created": lambda: customer(users, "新客户"),
+    }
+    for name, change in counted.items():
+        assert moved(change), name
+    assert not moved(lambda: User.update(last_login_at=now(), login_count=3).where(
+        User.id == users["xiaoming"].id).execute())
+    assert not moved(lambda: Customer.update(phone="010-1").where(
+        Customer.id == book["京大客户"].id).execute())
+
+
+def test_options_are_read_again_only_when_users_roles_or_the_dictionary_changed(
+        client_for, book, users, database):
+    client = client_for("supervisor")
+    client.get("/admin/customer/")
+    seen = []
+    real = database.execute_sql
+    database.execute_sql = lambda sql, *a, **k: seen.append(sql) or real(sql, *a, **k)
+    try:
+        assert client.get("/admin/customer/").status_code == 200
+    finally:
+        database.execute_sql = real
+    assert not [sql for sql in seen if "dictionary_entry" in sql or "user_roles" in sql and
+                "DISTINCT" in sql]
 
 
 def test_a_disabled_manager_is_still_offered_while_he_has_customers(app, client_for, book):

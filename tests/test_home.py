@@ -13,6 +13,7 @@ from models import (
     PlanItem,
     Role,
     ServiceRequest,
+    versions,
     work,
 )
 from models.base import day_start, local_today, now
@@ -415,12 +416,12 @@ def test_the_paid_amount_reads_the_month_summary_by_its_key(client_for, sales, d
     assert work.paid_by_month(2026, 2025)[2026][:4] == [1500070, 0, 1234580, 99900]
 
 
-# -- counted again only when the work changed (models/work.py: version, WorkCache) ------
+# -- counted again only when the work changed (models/versions.py) -----------------------
 
-def moved(database, change):
-    before = work.version(database)
+def moved(database, change, version=versions.WORK):
+    before = versions.current(database, version)
     change()
-    return work.version(database) != before
+    return versions.current(database, version) != before
 
 
 def test_every_change_to_the_counted_rows_moves_the_work_version(book, users, database):
@@ -458,7 +459,7 @@ def test_every_change_to_the_counted_rows_moves_the_work_version(book, users, da
 
 def test_kept_counts_are_counted_again_when_the_version_moves_or_they_expire():
     clock = [0.0]
-    kept = work.WorkCache(clock=lambda: clock[0])
+    kept = versions.Kept(clock=lambda: clock[0])
     calls = []
 
     def count(n):
@@ -468,7 +469,7 @@ def test_kept_counts_are_counted_again_when_the_version_moves_or_they_expire():
     assert kept.get(7, "xiaoming", "plan_due", count(3)) == 2  # kept
     assert kept.get(7, "wangcai", "plan_due", count(4)) == 4  # per user
     assert kept.get(8, "xiaoming", "plan_due", count(5)) == 5  # the work changed
-    clock[0] = work.WorkCache.SECONDS + 1
+    clock[0] = versions.Kept.SECONDS + 1
     assert kept.get(8, "xiaoming", "plan_due", count(6)) == 6  # expired
     assert kept.get(None, "xiaoming", "plan_due", count(7)) == 7  # no version: never kept
     assert calls == [2, 4, 5, 6, 7]

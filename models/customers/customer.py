@@ -59,7 +59,9 @@ class Customer(Workflow, BaseModel):
     class Meta:
         # 客户构成分析 counts the 正常 customers per measure from these (migration 0009).
         indexes = ((("status", "level"), False), (("status", "credit"), False),
-                   (("status", "satisfaction"), False))
+                   (("status", "satisfaction"), False),
+                   # a 客户经理's customers of a 状态 in 客户编号 order: his list (0017)
+                   (("manager", "status", "number"), False))
 
     # field → (label, max length) of SPEC.md §2.1; * fields are required
     REQUIRED_TEXT = {"name": (N_("名称"), 100), "address": (N_("地址"), 300),
