@@ -182,11 +182,17 @@ class Runner:
         return self.clients[role]
 
     # -- one page ---------------------------------------------------------------------
-    def fetch(self, client, url):
-        response = client.get(url)
-        body = response.get_data()  # a streamed export is read inside the timing
-        response.close()
-        return response.status_code, body
+    def fetch(self, client, url, keep=True):
+        """(status, body) — the body read inside the timing, as a server writes it out;
+        with ``keep`` False (an export) only its size is kept: b"" of that length would be
+        a second copy, so ``body`` is then the number of bytes."""
+        response = client.get(url, buffered=False)
+        try:
+            if keep:
+                return response.status_code, b"".join(response.response)
+            return response.status_code, sum(len(chunk) for chunk in response.response)
+        finally:
+            response.close()
 
     def measure(self, role, url, view, variant, category, repeat=None, warmup=None,
                 min_samples=None):
@@ -204,10 +210,10 @@ class Runner:
         for k in range(warmup + repeat):
             self.clock.reset()
             start = time.perf_counter()
-            status, page = self.fetch(client, url)
+            status, page = self.fetch(client, url, keep=category != "export")
             elapsed = time.perf_counter() - start
             if k == 0:
-                entry["status"], size = status, len(page)
+                entry["status"], size = status, page if isinstance(page, int) else len(page)
                 body = page if category != "export" else b""
                 if status != 200:
                     entry["skipped"] = f"HTTP {status}"
