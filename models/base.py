@@ -17,6 +17,8 @@ from playhouse.signals import Model
 
 db = DatabaseProxy()
 
+PG_PLANNER = "-c random_page_cost=1.1"  # see open_database
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never wait for the one writer
     "foreign_keys": 1,
@@ -302,6 +304,15 @@ def open_database(url):
         url = f"postgresql+pool://{rest}"
         if "max_connections" not in url:
             url += ("&" if "?" in url else "?") + "max_connections=20&stale_timeout=300"
+        database = connect(url)
+        # The planner's cost of a random page read, for a database on an SSD or in RAM
+        # (PostgreSQL's default, 4, is for spinning disks): with it, a report joins its
+        # 2,000 churn records to their customers by key, not by hashing all 100,000
+        # customers (28 ms → 5). An installation that sets it in the URL keeps its own.
+        options = database.connect_params.get("options", "")
+        if "random_page_cost" not in options:
+            database.connect_params["options"] = f"{options} {PG_PLANNER}".strip()
+        return database
     return connect(url)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import config
 from app import create_app
-from models import db, schema
+from models import db, open_database, schema
 from tests.conftest import scratch_database
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,3 +196,15 @@ def test_the_cron_line_with_the_env_file_sees_the_service_database(fresh_app, tm
     assert result.returncode == 0, result.stderr
     assert "churn warning(s) opened" in result.stdout
     assert not os.path.exists(f"{tmp_path}/var/crm.db")
+
+
+def test_postgresql_plans_for_a_database_on_ssd_unless_the_url_says_otherwise():
+    plain = open_database("postgresql://postgres@127.0.0.1:5432/crm")
+    assert plain.connect_params["options"] == "-c random_page_cost=1.1"
+    tuned = open_database("postgresql://postgres@127.0.0.1:5432/crm"
+                          "?options=-c%20random_page_cost%3D2%20-c%20work_mem%3D8MB")
+    assert tuned.connect_params["options"] == "-c random_page_cost=2 -c work_mem=8MB"
+    other = open_database("postgresql://postgres@127.0.0.1:5432/crm"
+                          "?options=-c%20synchronous_commit%3Doff")
+    assert other.connect_params["options"] == \
+        "-c synchronous_commit=off -c random_page_cost=1.1"
