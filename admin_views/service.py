@@ -6,14 +6,14 @@ its row, or deletes it), 服务处理 (the assignee answers), 服务反馈 (the 
 with its whole history). The rules are the model's (``models/service.py``); these
 views collect input, call its verbs and show what they answer.
 """
-from flask import g, get_template_attribute
+from flask import get_template_attribute
 from flask_admin.form import BaseForm
-from flask_babel import gettext, lazy_pgettext
+from flask_babel import get_locale, gettext, lazy_pgettext
 from flask_security import current_user
 from markupsafe import Markup
 from wtforms import RadioField, SelectField, TextAreaField, validators
 
-from models import Customer, DictionaryEntry, DomainError, ServiceRequest
+from models import Customer, DictionaryEntry, DomainError, ServiceRequest, versions
 from models.base import now
 from models.basedata import SERVICE_TYPE
 from models.service import STAR
@@ -33,6 +33,7 @@ from .base import (
 )
 from .filters import ChoiceFilter, DayRange, DictionaryOptions
 from .formats import stars, user_label
+from .kept import kept
 from .profile import PresetCustomer
 
 LABELS = {
@@ -177,15 +178,19 @@ class ServiceAssignView(ServiceStepView):
                              model, context.get("return_url") or current_page())}
 
     def manager_choices(self):
-        """The active 客户经理 as (id, label), read once per request for every row."""
-        if "crm_service_managers" not in g:
-            g.crm_service_managers = [(m.id, user_label(m))
-                                      for m in ServiceRequest.assignable_managers()]
-        return g.crm_service_managers
+        """The active 客户经理 as (id, label), read again only when the users or their
+        roles changed (the REFERENCE data version)."""
+        return kept(versions.REFERENCE, str(get_locale()), "service managers", lambda: [
+            (m.id, user_label(m)) for m in ServiceRequest.assignable_managers()])
 
     def assign_cell(self, service, back):
+        """The row's 分配 form; its options, the same in every row, written once."""
+        options = kept(versions.REFERENCE, str(get_locale()), "service manager options",
+                       lambda: Markup("").join(
+                           Markup('<option value="{}">{}</option>').format(value, label)
+                           for value, label in self.manager_choices()))
         cell = get_template_attribute("admin/service/macros.html", "assign_cell")
-        return cell(service, self.manager_choices(), back)
+        return cell(service, options, back)
 
     def get_list_row_actions(self):
         return super().get_list_row_actions() + [
