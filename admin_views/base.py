@@ -753,8 +753,15 @@ class CrmModelView(PermissionMixin, ModelView):
         return count, rows
 
     def page_rows(self, query):
-        """The rows of one page of the list (``query`` is sorted and limited)."""
-        return list(query)
+        """The rows of one page of the list (``query`` is sorted and limited), in two
+        steps: their keys, sorted and cut from an index alone where one covers the filter
+        and the sort — a 客户经理's 13,000 交往记录 or 20,000 orders would otherwise be read
+        whole to be sorted —, then those rows."""
+        pk = self.model._meta.primary_key
+        keys = [key for key, in query.select(pk).tuples()]
+        rows = {row._pk: row for row in self.model.select().where(pk.in_(keys))} \
+            if keys else {}
+        return [rows[key] for key in keys if key in rows]
 
     def _sort_clause(self, query, joins, sort_field, sort_desc):
         """A related column (``RelatedSort``, ``UserName``) sorts by the related record's

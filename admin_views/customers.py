@@ -326,14 +326,6 @@ class OrderView(PerCustomerView, ReadOnlyView):
         count, rows = super().get_list(*args, **kwargs)
         return count, Order.load_totals(rows) if kwargs.get("execute", True) else rows
 
-    def page_rows(self, query):
-        """The page's orders in two steps: their ids, sorted and cut from an index alone
-        ((customer_id, date) for a 客户经理's tens of thousands of orders, which would
-        otherwise be read whole to be sorted), then those rows."""
-        ids = [key for key, in query.select(Order.id).tuples()]
-        rows = {order.id: order for order in Order.select().where(Order.id.in_(ids))}
-        return [rows[key] for key in ids if key in rows]
-
 
 def order_lines(order):
     rows = Markup("").join(
