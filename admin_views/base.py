@@ -708,8 +708,9 @@ class CrmModelView(PermissionMixin, ModelView):
     def may(self, code, row):
         """Whether the current user may apply ``code`` to ``row`` (for row buttons).
 
-        "own" is decided by one query per page and code, asking about the rows on the
-        page only (not every row the user owns: a 客户经理 may own thousands).
+        "own" is decided by one query per page and rule of "own" (edit and delete
+        usually share the model's), asking about the rows on the page only (not every
+        row the user owns: a 客户经理 may own thousands).
         """
         scope = current_scope(code)
         if scope == ALL:
@@ -717,7 +718,7 @@ class CrmModelView(PermissionMixin, ModelView):
         if scope != OWN:
             return False
         asked, owned = g.setdefault("crm_owned_ids", {}).setdefault(
-            (self.endpoint, code), (set(), set()))
+            (self.endpoint, self.owned_by(code)), (set(), set()))
         if row.id not in asked:
             page = g.get("crm_page_ids", {}).get(self.endpoint, ())
             ids = [i for i in page if i not in asked] if row.id in page else [row.id]

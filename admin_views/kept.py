@@ -8,9 +8,8 @@ from models import db, versions
 def kept(name, who, key, compute):
     """``compute()`` — a value computed from the rows of data version ``name`` —, kept
     until those rows change. ``who`` names what else it depends on (a user, a language).
-    The version is read once per request."""
-    seen = g.setdefault("crm_versions", {})
-    if name not in seen:
-        seen[name] = versions.current(db.obj, name)
+    The versions are read once per request, all in one statement."""
+    if "crm_versions" not in g:
+        g.crm_versions = versions.current(db.obj)
     cache = current_app.extensions.setdefault("crm_kept", {}).setdefault(name, versions.Kept())
-    return cache.get(seen[name], who, key, compute)
+    return cache.get(g.crm_versions.get(name), who, key, compute)

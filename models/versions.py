@@ -12,16 +12,16 @@ import time
 from peewee import PostgresqlDatabase
 
 WORK, REFERENCE = "work", "reference"
+NAMES = (WORK, REFERENCE)
 
 
-def current(database, name):
-    """The version ``name`` now (None on a database without migration 0016)."""
+def current(database):
+    """{name: its number now} of every version, in one statement."""
     if isinstance(database, PostgresqlDatabase):
-        sql, params = f"SELECT last_value FROM {name}_version", ()
-    else:
-        sql, params = "SELECT n FROM data_version WHERE name = ?", (name,)
-    row = database.execute_sql(sql, params).fetchone()
-    return row[0] if row else None
+        row = database.execute_sql("SELECT " + ", ".join(
+            f"(SELECT last_value FROM {name}_version)" for name in NAMES)).fetchone()
+        return dict(zip(NAMES, row))
+    return dict(database.execute_sql("SELECT name, n FROM data_version").fetchall())
 
 
 class Kept:

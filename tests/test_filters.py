@@ -146,9 +146,9 @@ def test_options_follow_every_change_at_once(app, client_for, users, book):
 def test_every_change_to_users_roles_or_the_dictionary_moves_the_reference_version(
         app, users, book, database):
     def moved(change):
-        before = versions.current(database, versions.REFERENCE)
+        before = versions.current(database)[versions.REFERENCE]
         change()
-        return versions.current(database, versions.REFERENCE) != before
+        return versions.current(database)[versions.REFERENCE] != before
 
     role = Role.get(Role.code == "manager")
     counted = {

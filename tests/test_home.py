@@ -419,9 +419,9 @@ def test_the_paid_amount_reads_the_month_summary_by_its_key(client_for, sales, d
 # -- counted again only when the work changed (models/versions.py) -----------------------
 
 def moved(database, change, version=versions.WORK):
-    before = versions.current(database, version)
+    before = versions.current(database)[version]
     change()
-    return versions.current(database, version) != before
+    return versions.current(database)[version] != before
 
 
 def test_every_change_to_the_counted_rows_moves_the_work_version(book, users, database):
