@@ -215,6 +215,8 @@ def customer_picker(scope_code):
 class PerCustomerView(PresetCustomer, CrmModelView):
     """A screen of one customer's records, reached from the customer list (?customer=ID)."""
 
+    page_by_keys = True  # a 客户经理's are those of his thousands of customers
+
     def is_visible(self):
         return False  # reached from a customer row, not from the menu
 
