@@ -1006,7 +1006,6 @@ class RowButton(BaseListRowAction):
         question = ""
         if self.confirm is not None:
             question = f' data-confirm="{escape(str(self.confirm(row)))}"'
-
         if not self.post:
             href = address.replace(self.MARK, str(row_id), 1) if isinstance(row_id, int) \
                 else url_for(self.endpoint, **{self.param: row_id}, url=back)

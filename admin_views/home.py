@@ -315,7 +315,7 @@ def _mine(query, customer_field, view):
 def _counted(key, label, endpoint, rows, field):
     """A figure counting ``rows(view)`` by ``field``, month by month."""
     def figure(view, today):
-        this, last = board().kept(key, lambda: [work.by_month(rows(view), field, year)
+        this, last = board().kept(f"figure {key}", lambda: [work.by_month(rows(view), field, year)
                                                 for year in (today.year, today.year - 1)])
         return Figure(key, label, url_for(f"{endpoint}.index"), sum(this[:today.month]),
                       sum(last[:today.month]), (this, last))
@@ -324,7 +324,7 @@ def _counted(key, label, endpoint, rows, field):
 
 def _satisfaction(view, today):
     rows = _mine(ServiceRequest.select(), ServiceRequest.customer, view)
-    this, last = board().kept("satisfaction", lambda: [
+    this, last = board().kept("figure satisfaction", lambda: [
         work.average(rows, ServiceRequest.created_at, ServiceRequest.satisfaction,
                      work.so_far(year, today)) for year in (today.year, today.year - 1)])
     return Figure("satisfaction", _l("平均满意度"), url_for("report_service.index"), this, last,
