@@ -435,12 +435,12 @@ class SearchedColumns:
     of the search box. The pattern is ``parse_like_term``'s: '%word%', 'word%' for
     ``^word``, 'word' for ``=word``; the word's own % and _ are characters."""
 
-    def __init__(self, model, fields):
-        self.model, self.fields = model, fields
+    def __init__(self, model, fields, key=None):
+        self.model, self.fields, self.key = model, fields, key
 
     def __pow__(self, pattern):
         if len(pattern) > 1 and pattern.startswith("%") and pattern.endswith("%"):
-            return search.containing(self.fields, pattern[1:-1])
+            return search.containing(self.fields, pattern[1:-1], key=self.key)
         if pattern.endswith("%"):
             return functools.reduce(operator.or_, [f.startswith(pattern[:-1])
                                                    for f in self.fields])
@@ -525,8 +525,15 @@ class CrmModelView(PermissionMixin, ModelView):
         tables = {}
         for field in self._search_fields:
             tables.setdefault(field.model, []).append(field)
-        self._search_fields = [SearchedColumns(model, fields) for model, fields in tables.items()]
+        self._search_fields = [SearchedColumns(model, fields, self.key_of(model))
+                               for model, fields in tables.items()]
         return found
+
+    def key_of(self, model):
+        """The one foreign key of this list's rows to ``model`` (a service's ``customer``),
+        if there is exactly one: a related table's search index is matched there."""
+        keys = [field for field in self.model._meta.refs if field.rel_model is model]
+        return keys[0] if len(keys) == 1 and model is not self.model else None
 
     def search_placeholder(self):
         """The search box names what it searches (Flask-Admin's Peewee view shows "None")."""

@@ -2,20 +2,21 @@
 
 The rule is ``column.contains(word)``: LIKE (SQLite) / ILIKE (PostgreSQL) '%word%', case
 folded as those do, a ``%`` or ``_`` typed in the word being a character like any other.
-``containing`` answers exactly that for any columns; for the customer's 客户编号, 名称 and
-地区 (``INDEXED``) it asks the structures of migration 0010 instead of reading every
-customer (ARCHITECTURE.md, "Search"):
+``containing`` answers exactly that for any columns; for the columns of ``INDEXES`` — the
+customer's 客户编号, 名称 and 地区 (migration 0010), the service's 服务类型 and 概要 and the
+opportunity's 客户名称, 概要 and 联系人 (0018) — it asks a table's structures instead of
+reading every row (ARCHITECTURE.md, "Search"):
 
 - for a word of 2 characters, each lowercased 2-character substring of each column:
-  ``customer_bigram`` on SQLite, ``customer_search.grams`` on PostgreSQL;
-- ``customer_search`` for 3 or more: SQLite's FTS5 trigram index over the customer table,
+  ``<table>_bigram`` on SQLite, ``<table>_search.grams`` on PostgreSQL;
+- ``<table>_search`` for 3 or more: SQLite's FTS5 trigram index over the table,
   PostgreSQL's copy of the columns with a GIN trigram index each (``pg_trgm``).
 
-The answer is ``Customer.id IN (sub-select)``, which a list's page and its count both
-carry. A word of 1 character reads the rows (every name holds a common character). On
-SQLite a word at least ``COMMON`` customers hold reads the rows too: the page and the
-capped count then stop after a few hundred rows, while the index would first list every
-match (PostgreSQL's planner makes that choice itself, from the statistics).
+The answer is ``Model.id IN (sub-select)``, which a list's page and its count both carry.
+A word of 1 character reads the rows (every name holds a common character). On SQLite a
+word at least ``COMMON`` rows hold reads the rows too: the page and the capped count then
+stop after a few hundred rows, while the index would first list every match (PostgreSQL's
+planner makes that choice itself, from the statistics).
 """
 import logging
 import operator
@@ -26,91 +27,119 @@ from peewee import SQL, NodeList, PostgresqlDatabase, Table, fn
 
 from .base import db
 from .customers import Customer
+from .marketing import Opportunity
+from .service import ServiceRequest
 
 log = logging.getLogger("crm.search")
 
-INDEXED = {"number": 1, "name": 2, "region": 3}  # Customer column → its code among the grams
-COMMON = 2000  # SQLite: a word this many customers hold is matched row by row
-
-BIGRAMS = Table("customer_bigram", ("gram", "field", "customer_id"))  # SQLite
-COPY = Table("customer_search", ("id", *INDEXED, "grams"))  # PostgreSQL
-FTS = Table("customer_search", ("rowid", "customer_search", *INDEXED))  # SQLite (FTS5)
-
-_trigram = weakref.WeakKeyDictionary()  # database → whether its trigram index is there
+COMMON = 2000  # SQLite: a word this many rows hold is matched row by row
 
 
-def containing(fields, word):
-    """The condition "one of ``fields`` contains ``word``" (see the module's rule)."""
-    indexed, clauses = [], []
+class TextIndex:
+    """The search structures of one table: ``columns`` maps each indexed column to its
+    code among the grams; ``key`` is the bigram table's column naming the row."""
+
+    def __init__(self, model, columns, key="row_id"):
+        self.model, self.columns = model, columns
+        self.name = name = model._meta.table_name
+        self.bigrams = Table(f"{name}_bigram", ("gram", "field", key))  # SQLite
+        self.bigram_key = getattr(self.bigrams, key)
+        self.search_table = search = f"{name}_search"
+        self.copy = Table(search, ("id", *columns, "grams"))  # PostgreSQL
+        self.fts = Table(search, ("rowid", search, *columns))  # SQLite (FTS5)
+
+    def rows_containing(self, word, columns):
+        """A sub-select of the ids of the rows one of whose ``columns`` contains ``word``;
+        None where reading the rows answers as fast (see the module)."""
+        if len(word) < 2:
+            return None
+        if isinstance(db.obj, PostgresqlDatabase):
+            return self._postgresql(word, columns)
+        return self._sqlite(word, columns)
+
+    def _postgresql(self, word, columns):
+        copy = self.copy
+        if len(word) == 2:  # a gram of one of the columns: its code, then the word
+            grams = [NodeList((SQL(f"'{self.columns[c]}' ||"), fn.lower(word)))
+                     for c in columns]
+            return copy.select(copy.id).where(NodeList((
+                copy.grams, SQL("&& ARRAY["), NodeList(grams, glue=", "), SQL("]::text[]"))))
+        if not self.trigram_index(db.obj):
+            return None
+        return copy.select(copy.id).where(
+            reduce(operator.or_, [getattr(copy, c).contains(word) for c in columns]))
+
+    def _sqlite(self, word, columns):
+        if len(word) == 2:
+            bigrams = self.bigrams
+            found = candidates = bigrams.select(self.bigram_key).where(
+                (bigrams.gram == fn.lower(word))
+                & bigrams.field.in_([self.columns[c] for c in columns]))
+        elif not self.trigram_index(db.obj):
+            return None
+        else:
+            # The trigram index folds case as Unicode does, LIKE only A–Z: its candidates
+            # are checked by LIKE itself (a few rows: a common word is read row by row).
+            fts = self.fts
+            phrase = '"' + word.replace('"', '""') + '"'
+            query = "{%s} : %s" % (" ".join(columns), phrase)  # those columns hold the phrase
+            candidates = fts.select(fts.rowid).where(
+                NodeList((getattr(fts, self.search_table), SQL("MATCH"), query)))
+            found = candidates.where(
+                reduce(operator.or_, [getattr(fts, c).contains(word) for c in columns]))
+        if candidates.limit(COMMON).bind(db.obj).count() >= COMMON:
+            return None
+        return found
+
+    def trigram_index(self, database):
+        """Whether ``database`` has this table's trigram index of 3+ character words; when
+        not (an old SQLite, or pg_trgm refused to the upgrade) such words read every row,
+        and this is said once."""
+        known = _trigram.setdefault(database, {})
+        if self.name not in known:
+            table = self.search_table
+            if isinstance(database, PostgresqlDatabase):
+                present = database.execute_sql(
+                    "SELECT count(*) FROM pg_indexes WHERE tablename = %s "
+                    "AND indexdef LIKE %s", (table, "%gin_trgm_ops%")).fetchone()[0] \
+                    == len(self.columns)
+            else:
+                present = database.table_exists(table)
+            if not present:
+                log.warning("%s search: no trigram index in this database; words of 3 or "
+                            "more characters are matched by reading every row "
+                            "(ARCHITECTURE.md, Search)", self.name)
+            known[self.name] = present
+        return known[self.name]
+
+
+INDEXES = {index.model: index for index in (
+    TextIndex(Customer, {"number": 1, "name": 2, "region": 3}, key="customer_id"),
+    TextIndex(ServiceRequest, {"service_type": 1, "summary": 2}),
+    TextIndex(Opportunity, {"customer_name": 1, "summary": 2, "contact": 3}),
+)}
+
+_trigram = weakref.WeakKeyDictionary()  # database → {table: whether its trigram index is there}
+
+
+def containing(fields, word, key=None):
+    """The condition "one of ``fields`` contains ``word``" (see the module's rule).
+    ``key``: for fields of a related table, the column referring to its rows (a service's
+    ``customer``): the index's ids are then matched there, so that the condition stays on
+    one table, which SQLite answers through each index of an OR (not by reading every
+    service to probe both answers)."""
+    indexed, clauses = {}, []
     for field in fields:  # (a peewee field's == builds SQL: no ``in`` on fields)
-        if field.model is Customer and field.name in INDEXED:
-            indexed.append(field)
+        index = INDEXES.get(field.model)
+        if index is not None and field.name in index.columns:
+            indexed.setdefault(index, []).append(field)
         else:
             clauses.append(field.contains(word))
-    if indexed:
-        ids = customers_containing(word, [f.name for f in indexed])
+    for index, columns in indexed.items():
+        ids = index.rows_containing(word, [f.name for f in columns])
         if ids is None:
-            clauses += [f.contains(word) for f in indexed]
+            clauses += [f.contains(word) for f in columns]
         else:
-            clauses.append(Customer.id.in_(ids))
+            clauses.append((key or index.model._meta.primary_key).in_(ids))
     return reduce(operator.or_, clauses)
 
-
-def customers_containing(word, columns):
-    """A sub-select of the ids of the customers one of whose ``columns`` (of ``INDEXED``)
-    contains ``word``; None where reading the customers answers as fast (see above)."""
-    if len(word) < 2:
-        return None
-    if isinstance(db.obj, PostgresqlDatabase):
-        return _postgresql(word, columns)
-    return _sqlite(word, columns)
-
-
-def _postgresql(word, columns):
-    if len(word) == 2:  # a gram of one of the columns: its code, then the word
-        grams = [NodeList((SQL(f"'{INDEXED[c]}' ||"), fn.lower(word))) for c in columns]
-        return COPY.select(COPY.id).where(NodeList((
-            COPY.grams, SQL("&& ARRAY["), NodeList(grams, glue=", "), SQL("]::text[]"))))
-    if not trigram_index(db.obj):
-        return None
-    return COPY.select(COPY.id).where(
-        reduce(operator.or_, [getattr(COPY, c).contains(word) for c in columns]))
-
-
-def _sqlite(word, columns):
-    if len(word) == 2:
-        found = candidates = BIGRAMS.select(BIGRAMS.customer_id).where(
-            (BIGRAMS.gram == fn.lower(word)) & BIGRAMS.field.in_([INDEXED[c] for c in columns]))
-    elif not trigram_index(db.obj):
-        return None
-    else:
-        # The trigram index folds case as Unicode does, LIKE only A–Z: its candidates
-        # are checked by LIKE itself (a few rows: a common word is read row by row).
-        phrase = '"' + word.replace('"', '""') + '"'
-        query = "{%s} : %s" % (" ".join(columns), phrase)  # those columns hold the phrase
-        candidates = FTS.select(FTS.rowid).where(
-            NodeList((FTS.customer_search, SQL("MATCH"), query)))
-        found = candidates.where(
-            reduce(operator.or_, [getattr(FTS, c).contains(word) for c in columns]))
-    if candidates.limit(COMMON).bind(db.obj).count() >= COMMON:
-        return None
-    return found
-
-
-def trigram_index(database):
-    """Whether ``database`` has the trigram index of 3+ character words; when not (an old
-    SQLite, or pg_trgm refused to the upgrade) such words read every customer, and this is
-    said once."""
-    if database not in _trigram:
-        if isinstance(database, PostgresqlDatabase):
-            present = database.execute_sql(
-                "SELECT count(*) FROM pg_indexes WHERE tablename = 'customer_search' "
-                "AND indexdef LIKE %s", ("%gin_trgm_ops%",)).fetchone()[0] == len(INDEXED)
-        else:
-            present = database.table_exists("customer_search")
-        if not present:
-            log.warning("customer search: no trigram index in this database; words of 3 or "
-                        "more characters are matched by reading every customer "
-                        "(ARCHITECTURE.md, Search)")
-        _trigram[database] = present
-    return _trigram[database]

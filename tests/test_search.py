@@ -18,7 +18,8 @@ import re
 import pytest
 from peewee import PostgresqlDatabase, Table
 
-from models import ChurnRecord, Customer, Order, db, open_database, schema, search
+from models import (ChurnRecord, Customer, Opportunity, Order, ServiceRequest, User, db,
+                    open_database, schema, search)
 from models.base import local_today
 from tests.conftest import scratch_database
 
@@ -38,6 +39,7 @@ WORDS = [
     "不存在", "长长", "长长长", "长长长长长长长长长长长长长长长长长长长长",
 ]
 CUSTOMER_COLUMNS = [Customer.number, Customer.name, Customer.region]
+CUSTOMERS = search.INDEXES[Customer]
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ def assert_same_as_like(words=None):
         for word in words:
             assert indexed(fields, word) == like(fields, word), (word, [f.name for f in fields])
             if len(word) >= 2:  # answered by the index, not by reading the rows
-                assert search.customers_containing(word, [f.name for f in fields]) is not None
+                assert CUSTOMERS.rows_containing(word, [f.name for f in fields]) is not None
     return words
 
 
@@ -92,7 +94,7 @@ def test_the_index_finds_what_like_finds(manager):
     assert len(like([Customer.name], "%")) == 3 and len(like([Customer.name], "_")) == 3
     assert like(CUSTOMER_COLUMNS, "华北")  # the region is searched too
     # one word of one character reads the rows; the others use the index
-    assert search.customers_containing("河", ["name"]) is None
+    assert CUSTOMERS.rows_containing("河", ["name"]) is None
 
 
 def test_the_index_follows_every_write_path(manager):
@@ -132,7 +134,7 @@ def test_a_word_many_customers_hold_is_matched_row_by_row_on_sqlite(manager, mon
     for word, holders in [("河畔", 3), ("有限公司", 3), ("电器有限", 1), ("acme", 3), ("ab", 4),
                           ("畔电", 2)]:
         assert len(like([Customer.name], word)) == holders
-        read_rows = search.customers_containing(word, ["name"]) is None
+        read_rows = CUSTOMERS.rows_containing(word, ["name"]) is None
         assert read_rows == (on_sqlite and holders >= 3), word  # PostgreSQL: its planner's
         assert indexed([Customer.name], word) == like([Customer.name], word)
 
@@ -287,10 +289,126 @@ def test_without_a_trigram_index_search_reads_the_rows_and_says_so_once(
     assert [r for r in caplog.records if r.name == "crm.schema"]  # the upgrade said it
     caplog.clear()
     for word in ["河畔电器", "acme", "有限公司", "%纯净"]:
-        assert search.customers_containing(word, ["name"]) is None
+        assert CUSTOMERS.rows_containing(word, ["name"]) is None
         assert indexed([Customer.name], word) == like([Customer.name], word)
-    assert not search.trigram_index(database)
-    assert search.customers_containing("河畔", ["name"]) is not None  # 2 characters: indexed
+    assert not CUSTOMERS.trigram_index(database)
+    assert CUSTOMERS.rows_containing("河畔", ["name"]) is not None  # 2 characters: indexed
     assert_same_as_like([w for w in WORDS if len(w) == 2])
     warnings = [r for r in caplog.records if r.name == "crm.search"]
     assert len(warnings) == 1 and "no trigram index" in warnings[0].getMessage()
+
+
+# -- the services' and opportunities' own texts (migration 0018) -------------------------------
+
+def add_services(users, names):
+    customer = Customer.create(number="KH250109001", name="服务客户", manager=users["xiaoming"])
+    return [ServiceRequest.create(
+        service_type=name[:20] if i % 3 else "咨询", summary=name if i % 3 != 1 else "概要",
+        customer=customer, request="-", created_by=users["xiaoming"],
+        status=ServiceRequest.ARCHIVED) for i, name in enumerate(names)]
+
+
+def add_opportunities(users, names):
+    return [Opportunity.create(
+        customer_name=name, summary=NAMES[-1 - i], contact=REGIONS[i % len(REGIONS)],
+        probability=50, description="-", created_by=users["supervisor"])
+        for i, name in enumerate(names)]
+
+
+ROWS = {ServiceRequest: add_services, Opportunity: add_opportunities}
+
+
+def rows_like(model, fields, word):
+    condition = functools.reduce(operator.or_, [f.contains(word) for f in fields])
+    return {r.id for r in model.select(model.id).where(condition)}
+
+
+def rows_indexed(model, fields, word):
+    return {r.id for r in model.select(model.id).where(search.containing(fields, word))}
+
+
+def assert_rows_same_as_like(model, words):
+    index = search.INDEXES[model]
+    columns = [getattr(model, c) for c in index.columns]
+    for fields in [[c] for c in columns] + [columns]:
+        for word in words:
+            assert rows_indexed(model, fields, word) == rows_like(model, fields, word), (
+                model.__name__, word, [f.name for f in fields])
+            if len(word) >= 2:
+                assert index.rows_containing(word, [f.name for f in fields]) is not None
+
+
+def text_words(model, seed=5):
+    """The fixed words, and substrings of 1 to 6 characters of every indexed text."""
+    rng = random.Random(seed)
+    words = list(WORDS)
+    columns = [getattr(model, c) for c in search.INDEXES[model].columns]
+    for row in model.select(*columns).tuples():
+        for value in filter(None, row):
+            for length in range(1, 7):
+                if len(value) >= length:
+                    start = rng.randrange(len(value) - length + 1)
+                    words.append(value[start:start + length])
+    return list(dict.fromkeys(w for w in words if w))
+
+
+@pytest.mark.parametrize("model", [ServiceRequest, Opportunity], ids=lambda m: m.__name__)
+def test_service_and_opportunity_texts_are_found_as_like_finds(users, model):
+    rows = ROWS[model](users, NAMES)
+    words = text_words(model)
+    assert len(words) > 150
+    assert_rows_same_as_like(model, words)
+    # every write path keeps the index: the ORM, a bulk update, raw SQL, a delete
+    first, second, third = rows[:3]
+    column = next(iter(search.INDEXES[model].columns))
+    model.update({column: "江畔电子"}).where(model.id == first.id).execute()
+    model.update(summary=model.summary.concat("（新）")).where(model.id == second.id).execute()
+    third.delete_instance()
+    p = db.param
+    db.execute_sql(f"UPDATE {model._meta.table_name} SET summary = '旧名换成江畔' "
+                   f"WHERE id = {p}", (rows[4].id,))
+    db.execute_sql(f"DELETE FROM {model._meta.table_name} WHERE id = {p}", (rows[5].id,))
+    ROWS[model](users, ["河畔新村Acme"]) if model is Opportunity else None
+    assert_rows_same_as_like(model, words + ["江畔", "江畔电子", "（新）", "新村", "acme"])
+    assert rows_indexed(model, [getattr(model, column)], "江畔") == {first.id}
+    model.delete().execute()
+    index = search.INDEXES[model]
+    table = index.search_table if isinstance(db.obj, PostgresqlDatabase) else \
+        index.bigrams.__name__
+    assert Table(table).bind(db.obj).select().count() == 0
+
+
+def service_ids(client, url):
+    return {int(i) for i in re.findall(r"/(?:details|edit)/\?id=(\d+)", client.get(url).get_data(
+        as_text=True))}
+
+
+def test_the_service_and_opportunity_lists_show_the_rows_like_finds(client_for, users):
+    add_services(users, NAMES)
+    add_opportunities(users, NAMES)
+    client = client_for("supervisor")
+    services = [Customer.name, ServiceRequest.summary, ServiceRequest.service_type]
+    opportunities = [Opportunity.customer_name, Opportunity.summary, Opportunity.contact]
+    for word in ["河畔", "电器", "河畔电器", "acme", "ACME", "%", "a_b", "服务客户", "咨询", "京"]:
+        expected = {s.id for s in ServiceRequest.select(ServiceRequest.id).join(Customer)
+                    .where(functools.reduce(operator.or_, [f.contains(word) for f in services]))}
+        assert service_ids(client, f"/admin/service_archive/?page_size=100&search={word}") \
+            == expected, word
+        assert service_ids(client, f"/admin/opportunity/?page_size=100&search={word}") \
+            == rows_like(Opportunity, opportunities, word), word
+
+
+@pytest.mark.parametrize("model", [ServiceRequest, Opportunity], ids=lambda m: m.__name__)
+def test_an_upgrade_indexes_the_rows_already_stored(tmp_path, other_database, users, model):
+    database = other_database(scratch_database(tmp_path, "text_upgrade"))
+    names = [m.name for m in schema.runner(database).migrations()]
+    before = names[names.index("0018_text_search") - 1]
+    schema.upgrade(database, target=before)
+    with database.atomic():  # the rows as such an installation holds them
+        User.insert_many([{k: getattr(u, k) for k in (
+            "id", "username", "full_name", "password", "active", "fs_uniquifier",
+            "failed_logins", "must_change_password", "created_at")} for u in users.values()
+        ]).execute()
+        ROWS[model](users, NAMES)
+    assert schema.upgrade(database) == ["0018_text_search"]
+    assert_rows_same_as_like(model, text_words(model))
