@@ -2,6 +2,7 @@
 import datetime
 import os
 import stat
+import threading
 
 from peewee import ForeignKeyField, PostgresqlDatabase, SqliteDatabase, Table
 from playhouse.schema_diff import diff_models
@@ -77,6 +78,24 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path):
     database = open_database(f"sqlite:///{tmp_path}/crm.db")
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 10000  # writers queue
+
+
+def test_a_sqlite_file_keeps_its_connections_between_requests(tmp_path):
+    """Pooled: "closing" at the end of a request keeps the connection (and the schema it
+    has read) for the next, on any thread."""
+    database = open_database(f"sqlite:///{tmp_path}/crm.db")
+    database.connect()
+    first = database.connection()
+    database.close()
+    seen = []
+    thread = threading.Thread(target=lambda: (database.connect(), seen.append(
+        (database.connection(), database.execute_sql("SELECT 1").fetchone())),
+        database.close()))
+    thread.start()
+    thread.join()
+    assert seen == [(first, (1,))]
+    database.close_all()
 
 
 def test_the_secret_key_is_generated_once_private_and_reused(fresh_app, monkeypatch, tmp_path):

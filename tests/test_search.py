@@ -18,8 +18,18 @@ import re
 import pytest
 from peewee import PostgresqlDatabase, Table
 
-from models import (ChurnRecord, Customer, Opportunity, Order, ServiceRequest, User, db,
-                    open_database, schema, search)
+from models import (
+    ChurnRecord,
+    Customer,
+    Opportunity,
+    Order,
+    ServiceRequest,
+    User,
+    db,
+    open_database,
+    schema,
+    search,
+)
 from models.base import local_today
 from tests.conftest import scratch_database
 
