@@ -267,7 +267,7 @@ def locked_message(user):
     from admin_views.formats import shown_time
     until = user.lock_ends()
     today = models.base.local(until).date() == models.base.local_today()
-    shown = shown_time(until, "HH:mm") if today else shown_time(until)
+    shown = shown_time(until, "%H:%M") if today else shown_time(until)
     return gettext("登录失败次数过多，该账户已被锁定至 %(time)s。请稍后再试，或请系统管理员解锁。",
                    time=shown)
 
