@@ -634,10 +634,11 @@ ERRORS = {
 def _register_routes(app):
     @app.context_processor
     def _locales():
-        return {"crm_locales": LOCALES, "crm_locale": str(get_locale())}
+        return {"crm_locales": LOCALES, "crm_locale": str(get_locale()),
+                "crm_widget_texts": widget_texts}
 
     from admin_views.base import safe_return_url
-    from admin_views.formats import money, shown, shown_time
+    from admin_views.formats import money, shown, shown_time, widget_texts
     app.add_template_filter(shown, "translated")  # texts the models marked with N_
     app.add_template_filter(money, "money")  # an amount in 元: 7,500.00
     app.add_template_filter(shown_time, "local_time")  # a stored time, as TIMEZONE reads it

@@ -5,10 +5,12 @@ his roles grant (Flask-Admin hides inaccessible views and empty categories).
 """
 import os
 
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, expose
 from flask_admin.theme import Bootstrap4Theme
+from flask_babel import get_locale
 from flask_security import current_user
+from markupsafe import Markup
 
 from . import basedata, customers, home, marketing, reports, security, service
 from .base import _l, user_can
@@ -37,6 +39,25 @@ class HomeView(AdminIndexView):
                            audit=home.latest_audit() if user_can("security.audit") else None)
 
 
+MENUS_KEPT = 2000  # rendered menus kept per process (grants × languages × pages)
+
+
+def main_menu(render):
+    """The navbar's menu — ``render``, Flask-Admin's ``layout.menu`` — as it was rendered
+    for the same grants, language and page. It depends on nothing else: an item is shown
+    by its view's permission (``is_accessible``), marked by the page it is on, and named
+    in the language; rendering it asked each of ~30 views (0.7 ms a page)."""
+    user = current_user._get_current_object()
+    key = (user.is_authenticated and user.grant_items(), str(get_locale()),
+           request.endpoint, request.script_root)
+    menus = current_app.extensions.setdefault("crm_menus", {})
+    if key not in menus:
+        if len(menus) >= MENUS_KEPT:
+            menus.clear()
+        menus[key] = Markup(render())
+    return menus[key]
+
+
 def init_admin(app):
     admin = Admin(
         app, name=_l("客户关系管理系统"),
@@ -49,8 +70,9 @@ def init_admin(app):
         # CSP nonce (app.py: _secure_headers).
         csp_nonce_generator=app.jinja_env.globals["csp_nonce"],
     )
-    # the to-do badge of the navbar, on every page (counted only where a page shows it)
-    app.context_processor(lambda: {"crm_todo": home.todo_badge})
+    # the to-do badge of the navbar, on every page (counted only where a page shows it),
+    # and the menu, rendered once per grants, language and page
+    app.context_processor(lambda: {"crm_todo": home.todo_badge, "crm_menu": main_menu})
     app.cli.add_command(home.send_digest)
     for module in MODULES:
         for view in module.views():

@@ -21,6 +21,7 @@ from flask_babel import gettext, lazy_pgettext, pgettext
 from flask_babel import lazy_gettext as _l
 from flask_security import current_user
 from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from peewee import JOIN, SQL, ForeignKeyField, IntegrityError, fn
@@ -656,6 +657,30 @@ class CrmModelView(PermissionMixin, ModelView):
                 show=lambda row: self.may(self.delete_permission, row) and
                 self.row_deletable(row)))
         return buttons
+
+    @pass_context
+    def row_cells(self, context, row, columns, buttons, selectable):
+        """One row of the list, as Flask-Admin 2.2.1's list.html writes it — the checkbox
+        of the actions, the row buttons, each column's value through the formatters,
+        escaped as Jinja would — in one call instead of ~40 template calls a row
+        (crm_list.html; not for cells edited in place, which no list here has)."""
+        key = self.get_pk_value(row)
+        cells = []
+        if selectable:
+            title = g.get("crm_select_title")
+            if title is None:
+                title = g.crm_select_title = escape(admin_gettext("Select record"))
+            cells.append(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
+                         f'value="{escape(key)}" title="{title}" /></td>')
+        if self.column_display_actions:
+            cells.append('<td class="list-buttons-column">'
+                         + "".join(str(b.render(context, key, row)) for b in buttons)
+                         + "</td>")
+        formatters, types = self.column_formatters, self.column_type_formatters
+        for column, _name in columns:
+            value = self._get_list_value(context, row, column, formatters, types)
+            cells.append(f'<td class="col-{escape(column)}">{escape(value)}</td>')
+        return Markup("".join(cells))
 
     def row_title(self, row):
         """How a question names ``row`` (确认删除“…”？)."""

@@ -147,3 +147,25 @@ def test_operations_not_granted_answer_403_inside_an_allowed_screen(client_for, 
     assert not ServiceRequest.select().exists()
     assert Product.get_or_none(Product.id == product.id) is not None
 
+
+
+def test_the_kept_menu_follows_grants_language_and_page_at_once(app, client_for, users):
+    """The menu is rendered once per grants, language and page (admin_views.main_menu):
+    a role's new permission, another language and another page each show at once."""
+    from models import Role
+    client = client_for("executive")
+    assert menu_of(client.get("/admin/").get_data(as_text=True)) == EXPECTED_MENU["executive"]
+    role = Role.get(Role.code == "executive")
+    role.permissions = [*role.permissions, "security.audit"]
+    role.save()
+    assert menu_of(client.get("/admin/").get_data(as_text=True)) == [
+        *EXPECTED_MENU["executive"], ("权限管理", ["审计日志"])]
+    assert client.get("/locale/en?next=/admin/").status_code == 302
+    english = client.get("/admin/").get_data(as_text=True)
+    assert [c for c, _ in menu_of(english)] == ["Reports", "Access control"]
+    # the item of the page one is on is marked active, on each page
+    for endpoint, label in [("report_churn", "Churn analysis"), ("audit", "Audit log")]:
+        html = client.get(url_of(endpoint)).get_data(as_text=True)
+        nav = html.split('<ul class="nav navbar-nav mr-auto">', 1)[1].split("navbar-right")[0]
+        active = re.findall(r'class="dropdown-item active[^"]*"[^>]*>(.*?)</a>', nav, re.S)
+        assert [re.sub(r"<[^>]+>", "", a).strip() for a in active] == [label]
