@@ -435,5 +435,5 @@ def test_an_upgrade_indexes_the_rows_already_stored(tmp_path, other_database, us
             "failed_logins", "must_change_password", "created_at")} for u in users.values()
         ]).execute()
         ROWS[model](users, NAMES)
-    assert schema.upgrade(database) == ["0018_text_search"]
+    assert "0018_text_search" in schema.upgrade(database)
     assert_rows_same_as_like(model, text_words(model))
