@@ -32,11 +32,10 @@ from .service import ServiceRequest
 
 log = logging.getLogger("crm.search")
 
-COMMON = 2000  # SQLite: a word this many rows hold is matched row by row
-# ... and this many rows of a related table (a service list searching the customer's name):
-# reading the list's rows then joins that table for each, which costs as much as sorting
-# the index's matches (at 100,000 customers, "酒店" — 3,296 of them —: 22 ms read, 7 by index)
-RELATED_COMMON = 10000
+COMMON = 10000  # SQLite: a word this many rows hold is matched row by row
+# (at 100,000 customers, "酒店" — 3,296 of them —: the list's capped count read 30,000 rows
+# by LIKE, 35 ms, where the index's matches, sorted, take 5; a service list searching the
+# customer's name: 22 ms read, 7 by index)
 
 
 class TextIndex:
@@ -52,15 +51,14 @@ class TextIndex:
         self.copy = Table(search, ("id", *columns, "grams"))  # PostgreSQL
         self.fts = Table(search, ("rowid", search, *columns))  # SQLite (FTS5)
 
-    def rows_containing(self, word, columns, common=None):
+    def rows_containing(self, word, columns):
         """A sub-select of the ids of the rows one of whose ``columns`` contains ``word``;
-        None where reading the rows answers as fast (see the module; on SQLite, where
-        ``common`` rows or more hold the word)."""
+        None where reading the rows answers as fast (see the module)."""
         if len(word) < 2:
             return None
         if isinstance(db.obj, PostgresqlDatabase):
             return self._postgresql(word, columns)
-        return self._sqlite(word, columns, common or COMMON)
+        return self._sqlite(word, columns)
 
     def _postgresql(self, word, columns):
         copy = self.copy
@@ -74,7 +72,7 @@ class TextIndex:
         return copy.select(copy.id).where(
             reduce(operator.or_, [getattr(copy, c).contains(word) for c in columns]))
 
-    def _sqlite(self, word, columns, common):
+    def _sqlite(self, word, columns):
         if len(word) == 2:
             bigrams = self.bigrams
             found = candidates = bigrams.select(self.bigram_key).where(
@@ -92,7 +90,7 @@ class TextIndex:
                 NodeList((getattr(fts, self.search_table), SQL("MATCH"), query)))
             found = candidates.where(
                 reduce(operator.or_, [getattr(fts, c).contains(word) for c in columns]))
-        if candidates.limit(common).bind(db.obj).count() >= common:
+        if candidates.limit(COMMON).bind(db.obj).count() >= COMMON:
             return None
         return found
 
@@ -141,8 +139,7 @@ def containing(fields, word, key=None):
         else:
             clauses.append(field.contains(word))
     for index, columns in indexed.items():
-        ids = index.rows_containing(word, [f.name for f in columns],
-                                    COMMON if key is None else RELATED_COMMON)
+        ids = index.rows_containing(word, [f.name for f in columns])
         if ids is None:
             clauses += [f.contains(word) for f in columns]
         else:

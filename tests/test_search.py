@@ -149,21 +149,6 @@ def test_a_word_many_customers_hold_is_matched_row_by_row_on_sqlite(manager, mon
         assert indexed([Customer.name], word) == like([Customer.name], word)
 
 
-def test_a_related_table_is_read_row_by_row_only_for_a_more_common_word(manager, monkeypatch):
-    """Through a list's foreign key (a service list searching the customer's name) the
-    index answers up to RELATED_COMMON holders, matched on the key; SQLite only."""
-    add_customers(manager, NAMES)
-    monkeypatch.setattr(search, "COMMON", 3)
-    key = ServiceRequest.customer
-    for related_common, by_index in [(4, True), (3, False)]:
-        monkeypatch.setattr(search, "RELATED_COMMON", related_common)
-        sql, _ = ServiceRequest.select().where(
-            search.containing([Customer.name], "河畔", key=key)).sql()
-        indexed_here = '"customer_id" IN (SELECT' in sql
-        assert indexed_here == (by_index or isinstance(db.obj, PostgresqlDatabase)), sql
-        assert ('"name" LIKE' in sql) == (not indexed_here), sql
-
-
 # -- through the list pages ------------------------------------------------------------------
 
 NUMBER = re.compile(r"KH\d{9}")
