@@ -57,8 +57,9 @@ class Customer(Workflow, BaseModel):
     created_at = DateTimeField(default=now, index=True)
 
     class Meta:
-        # 客户构成分析 counts the 正常 customers per measure from these (migration 0009).
-        indexes = ((("status", "level"), False), (("status", "credit"), False),
+        # 客户构成分析 counts the 正常 customers per measure from these (migration 0009);
+        # the list of one 客户等级 pages in 客户编号 order from the first (0020)
+        indexes = ((("status", "level", "number"), False), (("status", "credit"), False),
                    (("status", "satisfaction"), False),
                    # a 客户经理's customers of a 状态 in 客户编号 order: his list (0017)
                    (("manager", "status", "number"), False))
