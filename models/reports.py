@@ -24,7 +24,7 @@ import datetime
 from collections import namedtuple
 from decimal import Decimal
 
-from peewee import fn
+from peewee import SQL, fn
 
 from .base import N_, day_start, local
 from .basedata import CUSTOMER_LEVEL, SERVICE_TYPE, DictionaryEntry
@@ -57,15 +57,16 @@ def year_range(year):
     return datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1)
 
 
-def _years(query, field, year_of, year_start):
+def _years(query, field, year_of, year_start, start=None):
     """The years in which ``query`` has a row, most recent first, by ``field`` (indexed).
 
     The first row's year from MIN(field), then the next year's from MIN(field) past
     that year's end, and so on: one indexed look-up per year that has data, however
     many rows there are (never the year of every row). ``year_of`` reads a value's
-    year, ``year_start`` is the first value of a year.
+    year, ``year_start`` is the first value of a year, ``start`` the least value (the one
+    range on ``field``: SQLite seeks by one of two ranges and reads the rest).
     """
-    years, bound = [], None
+    years, bound = [], start
     while True:
         after = query if bound is None else query.where(field >= bound)
         first = after.select(fn.MIN(field)).scalar()
@@ -160,7 +161,9 @@ def contribution(name_contains=None, year=None, customers=None, offset=0, limit=
 def contribution_total(name_contains=None, year=None, customers=None):
     """The number of customers 客户贡献分析 lists with these filters, and their total."""
     sales = CustomerSales
-    count, cents = _sales(name_contains, year, customers, fn.COUNT(sales.customer),
+    # COUNT(*): answered from the (year, cents, lines) index alone, where counting the
+    # customer column read all 80,000 rows (51 ms)
+    count, cents = _sales(name_contains, year, customers, fn.COUNT(SQL("*")),
                           fn.SUM(sales.cents)).tuples().get()
     return ContributionTotal(count, money_from_cents(cents))
 
@@ -169,9 +172,8 @@ def contribution_years(customers=None):
     """The years that have orders (paid or not), most recent first: the summary's years
     (its rows count every order), walked through its indexes."""
     sales = CustomerSales
-    query = sales.select().where(sales.year > sales.ALL_YEARS)
-    return _years(_restrict(query, sales.customer, customers), sales.year,
-                  lambda year: year, lambda year: year)
+    return _years(_restrict(sales.select(), sales.customer, customers), sales.year,
+                  lambda year: year, lambda year: year, start=sales.ALL_YEARS + 1)
 
 
 # -- 客户构成分析 -----------------------------------------------------------------
