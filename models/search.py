@@ -15,8 +15,8 @@ reading every row (ARCHITECTURE.md, "Search"):
 The answer is ``Model.id IN (sub-select)``, which a list's page and its count both carry.
 A word of 1 character reads the rows (every name holds a common character). On SQLite a
 word at least ``COMMON`` rows hold reads the rows too: the page and the capped count then
-stop after a few hundred rows, while the index would first list every match (PostgreSQL's
-planner makes that choice itself, from the statistics).
+stop after a few thousand rows, while the index would first list and sort every match
+(PostgreSQL's planner makes that choice itself, from the statistics).
 """
 import logging
 import operator
