@@ -34,8 +34,10 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
 ROW_LINK = re.compile(r'href="(/admin/[a-z_]+/(?:details|edit)/\?[^"]+)"')
 SHOWN_ATTRIBUTES = {"title", "placeholder", "alt", "aria-label", "data-original-title"}
 # Codes and machinery, not texts a user typed: these columns are never "data" here.
+# A status change's note is data (the feedback or handling a user typed, shown by the
+# audit log); its table name is not.
 NOT_DATA = {Role: None, User: {"password", "fs_uniquifier", "locale"},
-            DictionaryEntry: {"category"}, StatusChange: None, PermissionChange: None}
+            DictionaryEntry: {"category"}, StatusChange: {"entity"}, PermissionChange: None}
 ROLES = ["admin", "supervisor", "xiaoming", "executive"]
 # Hidden elements whose JSON Flask-Admin's scripts turn into visible texts (filters, actions).
 JSON_DATA = {"filter-groups-data", "active-filters-data", "actions-confirmation-data",
