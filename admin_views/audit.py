@@ -17,10 +17,14 @@ from peewee import JOIN, DateTimeField
 
 from models import AuditEntry, User, audit
 from models.base import Msgid
+from models.customers.imports import MODES
+from models.security import SEEDED_ROLE_TEXTS
 
 from .base import CrmModelView
 from .filters import ChoiceFilter, DayRange, Options
 from .formats import shown, shown_time, user_label
+
+SEEDED_TEXTS = {text for texts in SEEDED_ROLE_TEXTS.values() for text in texts}
 
 # Fields no screen labels (screens show what a user edits; the log shows all it records).
 FIELD_LABELS = {
@@ -33,6 +37,7 @@ FIELD_LABELS = {
     "last_order_date": _l("上次下单日期"), "opportunity": _l("销售机会"),
     "fs_uniquifier": _l("登录凭据"),
     "created": _l("新增"), "updated": _l("更新"), "unchanged": _l("未变"),
+    "mode": _l("导入方式"),
 }
 SHOWN_CHANGES = 50  # a record's history on its page: the latest entries
 
@@ -83,7 +88,20 @@ def value_text(entity, field, value):
             return value
     if field in {"permissions"} or entity == "role" and _permission_label(field):
         return shown(Msgid(value)) if value in ("本人", "全部") else str(value)
+    if field == "mode" and value in MODES:
+        return shown(Msgid(MODES[value]))
+    if field == "roles":  # the user's roles: a list (entries before 2026-12: "甲、乙")
+        names = value if isinstance(value, list) else str(value).split("、")
+        return pgettext("list separator", "、").join(seeded_text(name) for name in names)
+    if entity == "role" and field in {"name", "description"}:
+        return seeded_text(value)
     return str(value)
+
+
+def seeded_text(text):
+    """A seeded role's name or description in the user's language (it is stored as its
+    msgid); any other text as it is."""
+    return gettext(text) if text in SEEDED_TEXTS else str(text)
 
 
 def _change(entry, field, before, after, label=lambda text: text):
@@ -132,6 +150,13 @@ def record_link(view, context, entry, name):
     if entry.action in (audit.IMPORT, audit.UNDO) and entry.entity == "customer":
         return Markup('<a href="{}">{}</a>').format(url_for("customer.import_view"),
                                                      entry.label or gettext("客户导入"))
+    return label_text(entry)
+
+
+def label_text(entry):
+    """The record's label as it was, a seeded role's in the user's language."""
+    if entry.entity == "role" and entry.label:
+        return seeded_text(entry.label)
     return entry.label or ""
 
 
@@ -190,7 +215,7 @@ class AuditView(CrmModelView):
         changes_markup(m) or (m.note or "")}
     column_formatters_export = {
         "user": lambda v, c, m, n: who(m), "action": lambda v, c, m, n: action_text(m),
-        "entity": lambda v, c, m, n: entity_text(m),
+        "entity": lambda v, c, m, n: entity_text(m), "label": lambda v, c, m, n: label_text(m),
         "changes": lambda v, c, m, n: changes_text(m)}
 
 

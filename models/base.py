@@ -8,10 +8,11 @@ import datetime
 import os
 import re
 import stat
+import zlib
 import zoneinfo
 from decimal import Decimal
 
-from peewee import DatabaseProxy, SqliteDatabase, TextField
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase, TextField
 from playhouse.db_url import connect
 from playhouse.pool import PooledSqliteDatabase
 from playhouse.signals import Model
@@ -325,6 +326,18 @@ def open_database(url):
             database.connect_params["options"] = f"{options} {PG_PLANNER}".strip()
         return database
     return connect(url)
+
+
+def serialized(database, name):
+    """Inside a transaction: wait until no other transaction serialized on ``name`` is
+    running, and hold the others off until this one ends. PostgreSQL: a transaction
+    advisory lock on ``name``'s CRC-32. SQLite needs none: its write transactions take
+    the database's write lock at BEGIN (IMMEDIATE), one at a time."""
+    if isinstance(database, DatabaseProxy):
+        database = database.obj
+    if isinstance(database, PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)",
+                             (zlib.crc32(name.encode()),))
 
 
 # -- one clock --------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def erp_batch(entity, source):
     one 导入 entry. Never undone: the ERP's orders and stock are the ERP's (import again)."""
     batch = ImportBatch.create(entity=entity, user=audit.acting_user(), mode=ERP,
                                file_name=(source or "")[:255])
-    with audit.batch(batch.id):
+    with audit.batch(batch.id), audit.collected():
         yield batch
 
 

@@ -416,8 +416,7 @@ class User(UserMixin, BaseModel):
             self.__dict__.pop("_role_links", None)
             after = sorted(role.display_name() for role in roles)
             if before != after:
-                record(UPDATE, self, changes={"roles": ["、".join(before) or None,
-                                                        "、".join(after) or None]})
+                record(UPDATE, self, changes={"roles": [before or None, after or None]})
 
 
 class UserRoles(BaseModel):

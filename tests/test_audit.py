@@ -115,7 +115,26 @@ def test_a_change_of_roles_is_a_change_of_the_user(users):
     xiaoming.set_roles([Role.get(Role.code == "manager"), Role.get(Role.code == "executive")])
     entry, = entries(audit.UPDATE, entity="user")
     before, after = entry.changed["roles"]
-    assert before == "客户经理" and set(after.split("、")) == {"客户经理", "高管"}
+    assert before == ["客户经理"] and after == sorted(["客户经理", "高管"])
+
+
+def test_entries_collected_are_written_together_in_order_or_not_at_all(users, database):
+    seen = []
+    real = database.execute_sql
+    database.execute_sql = lambda *a, **k: seen.append(a[0]) or real(*a, **k)
+    try:
+        with database.atomic(), audit.collected():
+            first = customer(users, "甲")
+            second = customer(users, "乙乙")
+            assert entries() == []  # kept until the block ends
+    finally:
+        database.execute_sql = real
+    assert [e.entity_id for e in entries(audit.CREATE)] == [first.id, second.id]
+    assert len([sql for sql in seen if sql.startswith('INSERT INTO "audit_entry"')]) == 1
+    with pytest.raises(DomainError), database.atomic(), audit.collected():
+        customer(users, "丙丙丙")
+        raise DomainError("refused")
+    assert len(entries()) == 2 and not Customer.select().where(Customer.name == "丙丙丙").exists()
 
 
 def test_detect_churn_records_every_warning_it_opens(users):
@@ -332,3 +351,27 @@ def test_a_refused_conditional_delete_records_nothing(users):
     with pytest.raises(DomainError):
         opportunity.delete_unassigned()
     assert entries(audit.DELETE) == []
+
+
+def test_the_english_log_names_seeded_roles_and_import_modes_in_english(users, client_for):
+    import csv
+    import io
+
+    from models.customers import imports
+    from tests.test_import import cells
+    executive = Role.get(Role.code == "executive")
+    executive.set_grants({**executive.grants(), "security.audit": None}, by=users["admin"])
+    users["xiaoming"].set_roles([Role.get(Role.code == "manager"), executive])
+    plan, batch = imports.run_import(
+        [(2, cells(名称="甲", 电话="1"))],
+        imports.CREATE, file_name="a.csv", by=users["supervisor"], at=AuditEntry.get().at)
+    assert batch is not None, [f.message for r in plan.rows for f in r.faults]
+    admin = client_for("admin")
+    admin.get("/locale/en")
+    listed = plain(page(admin.get("/admin/audit/")))
+    assert "Executive" in listed and "高管" not in listed
+    assert "Roles: Account manager → Account manager, Executive" in listed
+    assert "Import mode: — → Create only" in listed
+    exported = page(admin.get("/admin/audit/export/csv/")).lstrip("\ufeff")
+    cells = [cell for row in csv.reader(io.StringIO(exported)) for cell in row]
+    assert "Executive" in cells and not any("高管" in cell or "客户经理" in cell for cell in cells)

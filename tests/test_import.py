@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+import threading
 from decimal import Decimal
 
 import openpyxl
@@ -18,7 +19,7 @@ from models.base import local
 from models.basedata import CUSTOMER_LEVEL, REGION
 from models.customers import imports
 from models.tabular import MAX_BYTES
-from tests.conftest import csrf_token, make_user
+from tests.conftest import csrf_token, make_user, race
 
 NOW = datetime.datetime(2026, 11, 23, 2, 0)  # 10:00 in Beijing
 PAGE = "/admin/customer/import/"
@@ -202,7 +203,9 @@ def test_a_preview_writes_nothing_and_the_confirmation_writes_it_all(client_for,
     entries = list(AuditEntry.select().order_by(AuditEntry.id))
     assert [(e.action, e.entity, e.batch) for e in entries] == [
         (audit.CREATE, "customer", batch.id)] * 2 + [(audit.IMPORT, "customer", batch.id)]
-    assert entries[-1].label == "customers.csv" and "新增 2" in entries[-1].note
+    assert entries[-1].label == "customers.csv" and entries[-1].note is None
+    assert entries[-1].changed == {"mode": (None, imports.UPSERT), "created": (None, 2),
+                                   "updated": (None, 0), "unchanged": (None, 0)}
     assert entries[-1].user_id == users["supervisor"].id
     # the same token again imports nothing more
     assert confirm(client, page).status_code == 302
@@ -684,6 +687,53 @@ def test_two_managers_of_one_name_are_told_apart_by_username(app, users):
     assert "请填写用户名" in faulty.faults[0].message
     ok, = plan([cells(客户经理="xiaoming2")]).rows
     assert ok.outcome == imports.NEW
+
+
+def test_an_import_of_many_rows_writes_its_log_in_one_statement(users, database):
+    for n in range(3):
+        customer(users, f"客户{n}", str(n))
+    rows = [(2 + n, {"客户编号": c.number, "电话": "9"}) for n, c in enumerate(Customer.select())]
+    rows += [(10 + n, cells(名称=f"新{n}", 电话=f"1{n}",
+                            客户经理=("xiaoming", "wangcai")[n % 2])) for n in range(300)]
+    seen = []
+    real = database.execute_sql
+    database.execute_sql = lambda *a, **k: seen.append(a[0]) or real(*a, **k)
+    try:
+        plan, batch = imports.run_import(rows, imports.UPSERT, file_name="many.csv",
+                                         by=users["supervisor"], at=NOW)
+    finally:
+        database.execute_sql = real
+    assert batch is not None and (batch.created, batch.updated) == (300, 3)
+    writes = [sql for sql in seen if sql.startswith('INSERT INTO "audit_entry"')]
+    assert len(writes) == 1, len(writes)
+    manager_reads = [sql for sql in seen if sql.startswith("SELECT") and 'FROM "user"' in sql]
+    assert len(manager_reads) <= 4  # each 客户经理's label once, not once per row
+    logged = list(AuditEntry.select().where(AuditEntry.batch == batch.id).order_by(AuditEntry.id))
+    assert [e.action for e in logged] == [audit.UPDATE] * 3 + [audit.CREATE] * 300 + [
+        audit.IMPORT]
+    assert {e.changed["manager"][1] for e in logged[3:-1]} == {
+        str(users["xiaoming"]), str(users["wangcai"])}
+    assert logged[3].entity_id == Customer.get(Customer.name == "新0").id
+
+
+def test_two_imports_of_one_new_customer_at_once_create_it_once(users, monkeypatch):
+    """Each import plans, then waits up to a second for the other to have planned too:
+    unless imports run one at a time, both plan the row as new and both create it."""
+    planned = threading.Barrier(2)
+    real = imports.plan_import
+
+    def plan_then_wait(*args, **kwargs):
+        result = real(*args, **kwargs)
+        try:
+            planned.wait(1)
+        except threading.BrokenBarrierError:
+            pass
+        return result
+    monkeypatch.setattr(imports, "plan_import", plan_then_wait)
+    outcomes = race(lambda i: imports.run_import(
+        [(2, cells())], imports.CREATE, file_name=f"{i}.csv", by=users["supervisor"], at=NOW))
+    assert Customer.select().where(Customer.name == "杭州湖畔科技").count() == 1
+    assert sorted((batch.created, batch.skipped) for _, batch in outcomes) == [(0, 1), (1, 0)]
 
 
 def test_a_preview_of_many_rows_costs_a_few_queries(users, database):

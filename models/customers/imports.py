@@ -41,7 +41,7 @@ from decimal import Decimal
 from peewee import IntegrityError, chunked
 
 from .. import audit
-from ..base import DIGITS, N_, DomainError, decimal_in_column, local
+from ..base import DIGITS, N_, DomainError, decimal_in_column, local, serialized
 from ..basedata import CUSTOMER_LEVEL, REGION, DictionaryEntry
 from ..imports import ImportBatch
 from ..security import User
@@ -411,12 +411,6 @@ class Plan:
     def ok(self):
         return not self.faulty
 
-    def note(self):
-        """The counts, as the audit log's IMPORT entry notes them."""
-        counts = self.counts
-        return (f"新增 {counts[NEW]}，更新 {counts[CHANGED]}，跳过 {counts[SKIPPED]}"
-                f"（{MODES[self.mode]}）")
-
 
 def plan_import(rows, mode, at, may_hand_over=False, owner=None):
     """The ``Plan`` of importing ``rows`` ((row number, {column: text}), ``customer_rows``)
@@ -618,6 +612,7 @@ def run_import(rows, mode, *, file_name, by, at, may_hand_over=False, owner=None
     written and batch is None, the plan naming every fault."""
     database = Customer._meta.database
     with database.atomic() as transaction:
+        serialized(database, "customer import")  # two imports of one new row: one creates it
         plan = plan_import(rows, mode, at, may_hand_over=may_hand_over, owner=owner)
         if not plan.ok:
             return plan, None
@@ -626,7 +621,7 @@ def run_import(rows, mode, *, file_name, by, at, may_hand_over=False, owner=None
                                    mode=mode, created=counts[NEW], updated=counts[CHANGED],
                                    skipped=counts[SKIPPED])
         created, updated = [], {}
-        with audit.batch(batch.id):
+        with audit.batch(batch.id), audit.collected():
             for row in plan.rows:
                 try:
                     if row.outcome == NEW:
@@ -645,8 +640,8 @@ def run_import(rows, mode, *, file_name, by, at, may_hand_over=False, owner=None
                 return plan, None
             batch.changes = json.dumps({"created": created, "updated": updated})
             batch.save()
-            audit.record(audit.IMPORT, entity="customer", label=file_name, note=plan.note(),
-                         changes={"created": [None, counts[NEW]],
+            audit.record(audit.IMPORT, entity="customer", label=file_name,
+                         changes={"mode": [None, mode], "created": [None, counts[NEW]],
                                   "updated": [None, counts[CHANGED]],
                                   "unchanged": [None, counts[SKIPPED]]}, by=by, at=at)
     return plan, batch
@@ -702,7 +697,7 @@ def undo_import(batch, *, by, at, administrator=False):
         customers = _customers(created + list(updated))
         _refuse_changed_since(batch, customers, created, updated)
         _refuse_referred(customers, created)
-        with audit.batch(batch.id):
+        with audit.batch(batch.id), audit.collected():
             for key, fields in updated.items():
                 customer = customers[key]
                 values = {field: _restored(field, before) for field, (before, _) in fields.items()}
@@ -716,7 +711,6 @@ def undo_import(batch, *, by, at, administrator=False):
                     raise DomainError(N_("不能撤销：新增的客户“%(name)s”已被其他记录引用"),
                                       name=customers[key].name) from None
             audit.record(audit.UNDO, entity="customer", label=batch.file_name, by=by_id, at=at,
-                         note=f"删除 {len(created)}，恢复 {len(updated)}",
                          changes={"created": [len(created), 0], "updated": [len(updated), 0]})
     batch.status, batch.undone_by, batch.undone_at = ImportBatch.UNDONE, by_id, at
     return len(created), len(updated)
