@@ -3,6 +3,7 @@
 It wires the parts together and owns no business rule.
 """
 import datetime
+import functools
 import json
 import logging
 import logging.config
@@ -102,9 +103,42 @@ DEFAULTS = {
 }
 
 
+class Crm(Flask):
+    """Flask, building each static file's address once per process and script root: a
+    page links about 25 of them (Flask-Admin's ``static`` macro), each a URL build."""
+
+    def url_for(self, /, endpoint, *, _anchor=None, _method=None, _scheme=None,
+                _external=None, **values):
+        static = (endpoint == "static" or endpoint.endswith(".static")) and \
+            not endpoint.startswith(".")
+        if not static or _anchor or _method or _scheme or _external or \
+                not has_request_context():
+            return super().url_for(endpoint, _anchor=_anchor, _method=_method,
+                                   _scheme=_scheme, _external=_external, **values)
+        key = (request.script_root, endpoint, tuple(sorted(values.items())))
+        url = self.static_urls.get(key)
+        if url is None:
+            url = self.static_urls[key] = super().url_for(endpoint, **values)
+        return url
+
+    @functools.cached_property
+    def static_urls(self):
+        return {}
+
+
+class UserDatastore(PeeweeUserDatastore):
+    """Flask-Security's, loading the request's user (by the session's uniquifier) with
+    his roles in one query: ``User.signed_in``."""
+
+    def find_user(self, case_insensitive=False, **kwargs):
+        if not case_insensitive and list(kwargs) == ["fs_uniquifier"]:
+            return self.user_model.signed_in(kwargs["fs_uniquifier"])
+        return super().find_user(case_insensitive, **kwargs)
+
+
 def create_app(test_config=None):
     settings = config.load()  # every setting: the env file, then the environment (config.py)
-    app = Flask(__name__, instance_relative_config=True, instance_path=settings.instance_path)
+    app = Crm(__name__, instance_relative_config=True, instance_path=settings.instance_path)
     models.base.private_folder(app.instance_path, narrow=True)  # secrets, SQLite, backups: 0700
     app.config.update(DEFAULTS)
     settings.apply(app.config)
@@ -125,7 +159,7 @@ def create_app(test_config=None):
     _one_clock(app)
     Babel(app, locale_selector=select_locale)
     CSRFProtect(app)
-    app.extensions["user_datastore"] = datastore = PeeweeUserDatastore(
+    app.extensions["user_datastore"] = datastore = UserDatastore(
         db, models.User, models.Role, models.UserRoles)
     Security(app, datastore, login_form=LoginForm, password_util_cls=PasswordPolicy)
     Mail(app)  # the daily digest (flask send-digest), when MAIL_SERVER is set

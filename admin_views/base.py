@@ -744,7 +744,8 @@ class CrmModelView(PermissionMixin, ModelView):
         usually share the model's), asking about the rows on the page only (not every
         row the user owns: a 客户经理 may own thousands).
         """
-        scope = current_scope(code)
+        scopes = g.setdefault("crm_scopes", {})  # asked for each button of each row
+        scope = scopes[code] if code in scopes else scopes.setdefault(code, current_scope(code))
         if scope == ALL:
             return True
         if scope != OWN:

@@ -15,6 +15,7 @@ from functools import cached_property
 
 from flask_security import RoleMixin, UserMixin
 from peewee import (
+    JOIN,
     BooleanField,
     Case,
     CharField,
@@ -349,6 +350,26 @@ class User(UserMixin, BaseModel):
                 if merged.get(code) != ALL:
                     merged[code] = scope
         return merged
+
+    @classmethod
+    def signed_in(cls, uniquifier):
+        """The user whose session carries ``uniquifier``, his role links read with him in
+        one query (Flask-Security loads him on every request, then asks for his roles);
+        None if there is none."""
+        rows = list(cls.select(cls, UserRoles, Role)
+                    .join(UserRoles, JOIN.LEFT_OUTER, on=(UserRoles.user == cls.id),
+                          attr="_link")
+                    .join(Role, JOIN.LEFT_OUTER)
+                    .where(cls.fs_uniquifier == uniquifier).order_by(Role.id))
+        if not rows:
+            return None
+        user = rows[0]
+        # a user without roles: peewee leaves the joined link None (or all its fields None)
+        user._role_links = [row._link for row in rows
+                            if getattr(row, "_link", None) is not None and row._link.id is not None]
+        for link in user._role_links:
+            link.user = user
+        return user
 
     def role_links(self):
         """His links to his roles, with the roles: read once per user object (a request)."""

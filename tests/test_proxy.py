@@ -4,6 +4,7 @@ login limits, the security log, the access log and Flask-Security's last_login_i
 forged X-Forwarded-* headers change nothing. ``HTTPS=1``: Secure cookies and HSTS.
 """
 import logging
+import re
 
 import pytest
 from flask import request
@@ -126,3 +127,15 @@ def test_without_https_the_cookies_are_not_secure_and_plain_http_gets_no_hsts(ma
                                            "remember": "y", "csrf_token": csrf_token(client)})
     assert not any("Secure" in c for c in response.headers.getlist("Set-Cookie"))
     assert "Strict-Transport-Security" not in response.headers
+
+
+def test_a_site_served_under_a_prefix_links_its_static_files_under_it(app):
+    """The static addresses are built once per script root (app.Crm.url_for): the same
+    page under /crm and at the root links each its own."""
+    client = app.test_client()
+    for root in ("/crm", "", "/crm"):
+        page = client.get("/login", base_url=f"http://localhost{root}/").get_data(as_text=True)
+        links = re.findall(r'(?:href|src)="([^"]*/static/[^"]*)"', page)
+        assert len(links) >= 3
+        assert all(link.startswith((f"{root}/static/", f"{root}/admin/static/"))
+                   for link in links), (root, links)

@@ -9,6 +9,7 @@ from models import DomainError, PermissionChange, Role, User
 from models.security import ALL, OWN, PERMISSIONS, parse_grant
 from seed.reference import ROLES
 from tests.conftest import CSRF, DEMO_USERS, PASSWORD, csrf_token, login, make_user
+from tests.test_lists_at_scale import Queries
 
 
 @pytest.mark.parametrize("username", list(DEMO_USERS))
@@ -86,6 +87,30 @@ def test_grants_merge_over_roles_and_all_beats_own(app, users):
     assert User.get_by_id(xiaoming.id).scope("customers.customer") == ALL
     assert xiaoming.scope("security.user") is None
     assert not User.get_by_id(xiaoming.id).can("security.user")
+
+
+def test_the_signed_in_user_is_read_with_his_roles_in_one_query(app, users, database):
+    custom = Role.create(name="区域经理", permissions=["customers.customer:all"])
+    xiaoming = users["xiaoming"]
+    xiaoming.set_roles([Role.get(Role.code == "manager"), custom])
+    nobody = make_user(app, "nobody", "无角色", [])
+    with Queries(database) as seen:
+        user = User.signed_in(xiaoming.fs_uniquifier)
+        assert [link.role.code for link in user.role_links()] == ["manager", custom.code]
+        assert all(link.user is user for link in user.role_links())
+        assert user.scope("customers.customer") == ALL
+    assert len(seen) == 1
+    assert User.signed_in(nobody.fs_uniquifier).role_links() == []
+    assert User.signed_in("no-such-uniquifier") is None
+
+
+def test_a_request_reads_its_user_and_his_roles_once(client_for, database):
+    client = client_for("xiaoming")
+    client.get("/admin/customer/")  # the first request of a process compiles templates
+    with Queries(database) as seen:
+        assert client.get("/admin/customer/").status_code == 200
+    reads = [sql for sql in seen if '"userroles"' in sql.lower() or 'user_roles' in sql.lower()]
+    assert len(reads) == 1 and "fs_uniquifier" in reads[0]
 
 
 def test_a_disabled_user_holds_no_permission(users):
