@@ -286,8 +286,13 @@ class RelatedSort:
     LEFT-joins, which makes it sort the whole table first).
     """
 
-    def __init__(self, *path, column):
-        self.path, self.column = path, column
+    def __init__(self, *path, column, shared=()):
+        """``shared``: columns a one-step related record holds equal to the row's (an
+        order's ``manager``, kept as its customer's by triggers), joined on too, so that
+        the row's scope (a 客户经理's orders) reaches the related table's index: his
+        customers walked by (manager_id, number), each one's orders by his key."""
+        assert not shared or len(path) == 1
+        self.path, self.column, self.shared = path, column, shared
         self.field = getattr(path[-1].rel_model, column)  # what is sorted by (indexed)
 
     def joined(self, query, model):
@@ -297,8 +302,10 @@ class RelatedSort:
             source = key if target is None else getattr(target, key.name)
             target = key.rel_model.alias()
             outer = outer or key.null
-            query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER,
-                               on=(source == getattr(target, key.rel_field.name)))
+            on = source == getattr(target, key.rel_field.name)
+            for name in self.shared:
+                on &= getattr(key.model, name) == getattr(target, name)
+            query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER, on=on)
         return query, getattr(target, self.column)
 
 

@@ -200,9 +200,9 @@ class CustomerView(CrmModelView):
         model.remove(by=current_user.id, at=now())  # 删除 is a status
 
 
-def by_customer(model):
+def by_customer(model, shared=()):
     """The 客户 column, sorted by 客户编号 (through its index, not a sort of the table)."""
-    return ("customer", RelatedSort(model.customer, column="number"))
+    return ("customer", RelatedSort(model.customer, column="number", shared=shared))
 
 
 def customer_picker(scope_code):
@@ -285,14 +285,14 @@ class OrderView(PerCustomerView, ReadOnlyView):
 
     permission = "customers.order"
     column_list = ["customer", "number", "date", "address", "status", "total"]
-    column_sortable_list = [by_customer(Order), "number", "date",
+    column_sortable_list = [by_customer(Order, shared=("manager",)), "number", "date",
                             "status"]
     column_details_list = ["customer", "number", "date", "address", "status", "lines", "total"]
     column_labels = {"customer": _l("客户"), "number": _l("订单编号"), "date": _l("日期"),
                      "address": _l("送货地址"), "status": _l("状态"), "total": _l("总金额"),
                      "lines": _l("订单明细")}
     column_default_sort = ("date", True)
-    column_filters = [ManagerFilter(Order.customer, _l("客户经理")),
+    column_filters = [ManagerFilter(Order.manager, _l("客户经理")),
                       DayRange(Order.date, _l("日期")),
                       status_filter(Order.status, Order.STATUS)]
     column_formatters = {"status": status_formatter(Order.STATUS), "total": order_total}

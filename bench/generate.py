@@ -455,8 +455,9 @@ class Generator:
         self._exact(line_counts, self.size["order_lines"], 1, len(self.products))
         self.decide_lost()
         self.write_customers()
-        self.bulk.insert(Order, ["id", "customer", "number", "date", "address", "status"],
-                         self.order_rows(rng, keyed))
+        # the customer's manager written with the order, as its trigger would (0021)
+        self.bulk.insert(Order, ["id", "customer", "number", "date", "address", "status",
+                                 "manager"], self.order_rows(rng, keyed))
         self.bulk.insert(OrderLine, ["id", "order", "product", "quantity", "unit", "price"],
                          self.line_rows(rng, keyed, line_counts))
 
@@ -470,7 +471,7 @@ class Generator:
             day = datetime.date.fromordinal(ordinal)
             unpaid = rng.random() < (0.6 if today - ordinal <= 45 else 0.04)
             yield (order_id, i + 1, f"DD{day:%Y%m%d}{seq:04d}", day, self.customer_address[i],
-                   Order.UNPAID if unpaid else Order.PAID)
+                   Order.UNPAID if unpaid else Order.PAID, self.customer_manager[i])
 
     def line_rows(self, rng, keyed, line_counts):
         products, line_id = self.products, 0

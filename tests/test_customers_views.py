@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from models import ChurnRecord, Customer, Order
+from models import ChurnRecord, Customer, Order, Role
 from models.base import local_today
 from tests.conftest import csrf_token
 from tests.test_filters import chosen
@@ -172,6 +172,31 @@ def test_a_manager_edits_his_customer(client_for, book):
     saved = Customer.get_by_id(book["mine"].id)
     assert (saved.name, saved.legal_person, saved.credit) == ("北京星光电子", "张三", 5)
     assert saved.manager_id == book["mine"].manager_id
+
+
+def test_a_customer_handed_over_takes_his_orders_to_the_new_managers_list(
+        client_for, users, book):
+    """order.manager_id follows the customer (migration 0021): the order list of each
+    客户经理 is his customers' orders, before and after the 主管 hands one over (with a
+    role an administrator built that lets him edit every customer)."""
+    users["supervisor"].set_roles([Role.get(Role.code == "supervisor"), Role.create(
+        name="客户移交", permissions=["customers.customer.edit:all"])])
+    order = Order.create(customer=book["mine"], number="DD-HANDOVER", date=local_today(),
+                         address="北京", status=Order.PAID)
+    xiaoming, wangcai = client_for("xiaoming"), client_for("wangcai")
+    assert "DD-HANDOVER" in text(xiaoming.get("/admin/order/"))
+    assert "DD-HANDOVER" not in text(wangcai.get("/admin/order/"))
+
+    supervisor = client_for("supervisor")
+    url = f"/admin/customer/edit/?id={book['mine'].id}"
+    assert 'name="manager"' in text(supervisor.get(url))
+    response = post(supervisor, url, {**EDIT, "manager": book["theirs"].manager_id})
+    assert response.status_code == 302
+
+    assert "DD-HANDOVER" not in text(xiaoming.get("/admin/order/"))
+    assert xiaoming.get(f"/admin/order/details/?id={order.id}").status_code in (302, 403, 404)
+    assert "DD-HANDOVER" in text(wangcai.get("/admin/order/"))
+    assert "DD-HANDOVER" in text(wangcai.get(f"/admin/order/details/?id={order.id}"))
 
 
 @pytest.mark.parametrize("field, value", [("region", "火星"), ("level", "9"), ("credit", "0"),

@@ -2,6 +2,7 @@
 user's name, one query for an order's lines, the list indexes, and the set-based churn
 detection (its rule exactly as before, and one statement whatever the number)."""
 import datetime
+import html
 import re
 from decimal import Decimal
 
@@ -147,6 +148,35 @@ def test_a_list_sorted_by_a_user_keeps_its_count_and_scope(client_for, users, na
         as_text=True)) == "3"
     assert count_text(client_for("supervisor").get("/admin/customer/?sort=3").get_data(
         as_text=True)) == "5"
+
+
+def test_a_managers_orders_sorted_by_customer_are_his_in_customer_number_order(
+        client_for, users):
+    """Sorted by 客户 through the header's link, a 客户经理's order list holds his customers'
+    orders, in 客户编号 order both ways, and counts them (the sort joins the customer on
+    the order's manager too: RelatedSort ``shared``), a customer handed over to him
+    included."""
+    for start, name in ((3, "丙"), (2, "乙"), (1, "甲")):  # ids run against the numbers
+        many_customers(users["xiaoming"], 1, start=start, name=f"{name}客户")
+    many_customers(users["wangcai"], 1, start=0, name="丁客户")
+    for customer in Customer.select():
+        for n in range(2):
+            Order.create(customer=customer, number=f"DD{customer.number}-{n}", date=TODAY,
+                         address="北京")
+    handed = Customer.get(Customer.name == "丁客户")
+    handed.manager = users["xiaoming"]
+    handed.save()
+    client = client_for("xiaoming")
+    first = client.get("/admin/order/").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]*sort=0[^"]*)"[^>]*>\s*客户', first).group(1)
+    page = client.get(html.unescape(link)).get_data(as_text=True)
+    ordered = ["丁客户", "甲客户", "乙客户", "丙客户"]
+    assert names_in_order(page, ordered) == ordered
+    assert count_text(page) == "8"
+    desc = re.search(r'<a href="([^"]*sort=0[^"]*desc=1[^"]*)"', page).group(1)
+    assert names_in_order(client.get(html.unescape(desc)).get_data(as_text=True),
+                          ordered) == ordered[::-1]
+    assert "丁客户" not in client_for("wangcai").get(html.unescape(link)).get_data(as_text=True)
 
 
 # -- the order's details: one query for its lines ----------------------------------

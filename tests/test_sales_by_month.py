@@ -1,5 +1,6 @@
 """公司月度回款汇总 (sales_month): the triggers keep it equal to the plain aggregate of the
-paid orders per month (and 0009's customer_sales to its own) after any write — the ORM,
+paid orders per month (and 0009's customer_sales to its own, and 0021's order.manager_id
+to the customer's manager) after any write — the ORM,
 the ERP import, raw SQL, bulk inserts, status flips, dates moved across months and years —
 and migration 0014 /
 ``rebuild_sales_by_month`` compute it from the orders. On the suite's kind of database
@@ -14,6 +15,7 @@ from decimal import Decimal
 from peewee import PostgresqlDatabase
 
 from models import (
+    Customer,
     CustomerSales,
     Order,
     OrderLine,
@@ -86,6 +88,7 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
         app, users, tmp_path):
     rng = random.Random(20261202)
     customers = make_customers(users, 3)
+    managers = [users[name] for name in ("xiaoming", "supervisor", "admin")]
     item = product()
     pg = isinstance(db.obj, PostgresqlDatabase)
 
@@ -151,6 +154,26 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
     def delete_order():
         # the lines first (as the ORM's recursive delete does), or by the FK's cascade
         some_order().delete_instance(recursive=rng.random() < 0.5)
+
+    def hand_over():  # a customer to another 客户经理: his orders follow
+        customer = rng.choice(customers)
+        customer.manager = rng.choice(managers)
+        customer.save()
+
+    def hand_over_in_sql():
+        db.execute_sql(f"UPDATE customer SET manager_id = {rng.choice(managers).id} "
+                       f"WHERE id = {rng.choice(customers).id}")
+
+    def stale_save():  # an order read before a hand-over, saved after it
+        o = some_order()
+        Customer.update(manager=rng.choice(managers)).where(Customer.id == o.customer_id) \
+            .execute()
+        o.address = "南京"
+        o.save()
+
+    def write_the_manager():  # the column written by hand: the database puts it right
+        db.execute_sql(f'UPDATE "order" SET manager_id = {rng.choice(managers).id} '
+                       f'WHERE id IN ({", ".join(str(some_order().id) for _ in range(2))})')
 
     def everything_at_once():
         Order.update(customer=rng.choice(customers), status=rng.choice([Order.PAID, Order.UNPAID]),
@@ -220,7 +243,8 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
     for _ in range(6):
         new_order(status=Order.PAID, lines=3)
     steps = [new_order, add_line, change_line, move_line, delete_line, toggle_paid, redate,
-             move_order, delete_order, everything_at_once, bulk_insert, raw_sql, import_run]
+             move_order, delete_order, everything_at_once, bulk_insert, raw_sql, import_run,
+             hand_over, hand_over_in_sql, stale_save, write_the_manager]
     done = set()
     for number in range(200):
         step = steps[number] if number < len(steps) else rng.choice(steps)
@@ -234,6 +258,8 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
         # the same writes keep 0009's summary per customer and year too
         assert summary_per_customer() == expected_per_customer(), \
             f"customer_sales after step {number}: {step.__name__}"
+        assert managers_of_orders() == expected_managers(), \
+            f"order.manager_id after step {number}: {step.__name__}"
     assert done == {s.__name__ for s in steps}
     assert len(summary()) > 3  # something was left to compare
 
@@ -246,6 +272,18 @@ def test_after_random_changes_through_every_write_path_the_months_are_the_aggreg
     CustomerSales.update(cents=0).execute()
     assert rebuild_sales(db.obj) == sum(1 for key in before if key[1] != CustomerSales.ALL_YEARS)
     assert summary_per_customer() == before
+
+
+def managers_of_orders(database=None):
+    """{order: manager_id} as the orders carry it (migration 0021)."""
+    query = Order.select(Order.id, Order.manager).tuples()
+    return dict(query.bind(database) if database is not None else query)
+
+
+def expected_managers(database=None):
+    """{order: its customer's manager}, by the plain join."""
+    query = Order.select(Order.id, Customer.manager).join(Customer).tuples()
+    return dict(query.bind(database) if database is not None else query)
 
 
 # -- rules the sequence may not hit -----------------------------------------------------------
@@ -326,5 +364,31 @@ def test_migration_0014_sums_the_orders_an_installation_already_has(tmp_path):
         # and the triggers run from now on
         old.execute_sql("UPDATE \"order\" SET status = 'paid' WHERE id = 3")
         assert summary(old)[(2025, 1)] == (500, 2, 1)
+    finally:
+        getattr(old, "close_all", old.close)()
+
+
+def test_migration_0021_gives_the_orders_an_installation_already_has_their_managers(tmp_path):
+    names = sorted(m.name for m in schema.runner(db.obj).status() if m.path)
+    previous = names[names.index("0021_order_manager") - 1]
+    old = open_database(scratch_database(tmp_path, "managers"))
+    try:
+        installation_with_orders(old, previous, [
+            (1, 1, "D1", D(2024, 12, 31), "paid"), (2, 2, "D2", D(2025, 1, 1), "unpaid"),
+            (3, 2, "D3", D(2025, 2, 1), "paid")], OLD_LINES)
+        at = datetime.datetime(2025, 1, 1, 8)
+        old.execute_sql('INSERT INTO "user" (id, username, full_name, active, fs_uniquifier, '
+                        'created_at, failed_logins, must_change_password) '
+                        'VALUES (2, %s, %s, %s, %s, %s, 0, %s)' % (
+                            (old.param,) * 6), ("laoli", "老李", True, "u2", at, False))
+        old.execute_sql("UPDATE customer SET manager_id = 2 WHERE id = 2")
+
+        assert "0021_order_manager" in schema.upgrade(old, target="0021_order_manager")
+        assert managers_of_orders(old) == {1: 1, 2: 2, 3: 2} == expected_managers(old)
+        # and the triggers run from now on: a hand-over, a new order
+        old.execute_sql("UPDATE customer SET manager_id = 1 WHERE id = 2")
+        old.execute_sql('INSERT INTO "order" (id, customer_id, number, date, address, status) '
+                        "VALUES (4, 2, 'D4', '2025-03-01', '北京', 'paid')")
+        assert managers_of_orders(old) == {1: 1, 2: 1, 3: 1, 4: 1}
     finally:
         getattr(old, "close_all", old.close)()

@@ -62,7 +62,9 @@ class Customer(Workflow, BaseModel):
         indexes = ((("status", "level", "number"), False), (("status", "credit"), False),
                    (("status", "satisfaction"), False),
                    # a 客户经理's customers of a 状态 in 客户编号 order: his list (0017)
-                   (("manager", "status", "number"), False))
+                   (("manager", "status", "number"), False),
+                   # ... of any 状态: his orders sorted by 客户 are walked from it (0021)
+                   (("manager", "number"), False))
 
     # field → (label, max length) of SPEC.md §2.1; * fields are required
     REQUIRED_TEXT = {"name": (N_("名称"), 100), "address": (N_("地址"), 300),
