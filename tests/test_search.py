@@ -32,6 +32,7 @@ from models import (
 )
 from models.base import local_today
 from tests.conftest import scratch_database
+from tests.test_lists_at_scale import Queries
 
 NAMES = [
     "北京河畔电器有限公司", "河畔电器", "上海电器厂", "电器", "河", "畔河电", "天津河畔",
@@ -140,6 +141,7 @@ def test_the_index_follows_every_write_path(manager):
 def test_a_word_many_customers_hold_is_matched_row_by_row_on_sqlite(manager, monkeypatch):
     add_customers(manager, NAMES)
     monkeypatch.setattr(search, "COMMON", 3)
+    monkeypatch.setattr(search, "FEW", 1)  # the ids of fewer are handed over (below)
     on_sqlite = not isinstance(db.obj, PostgresqlDatabase)
     for word, holders in [("河畔", 3), ("有限公司", 3), ("电器有限", 1), ("acme", 3), ("ab", 4),
                           ("畔电", 2)]:
@@ -149,13 +151,39 @@ def test_a_word_many_customers_hold_is_matched_row_by_row_on_sqlite(manager, mon
         assert indexed([Customer.name], word) == like([Customer.name], word)
 
 
+def test_a_word_few_rows_hold_is_answered_with_their_ids_read_once(
+        client_for, manager, database, monkeypatch):
+    """At most FEW matches: the index is read once and the page and its count carry the ids
+    (PostgreSQL then ORs a service's two searched tables through two index scans); more:
+    the sub-select, which each statement runs."""
+    add_customers(manager, NAMES)
+    monkeypatch.setattr(search, "FEW", 3)
+    assert sorted(CUSTOMERS.rows_containing("河畔", ["name"])) == sorted(
+        like([Customer.name], "河畔"))  # 3 holders
+    assert not isinstance(CUSTOMERS.rows_containing("ab", ["name"]), list)  # 4 holders
+    index = "customer_search" if isinstance(db.obj, PostgresqlDatabase) else "customer_bigram"
+    client = client_for("xiaoming")  # (his list: every customer here is his)
+    client.get("/admin/customer/")
+    pg = isinstance(db.obj, PostgresqlDatabase)
+    # more: the ids read up to FEW, counted up to COMMON (SQLite), then in the page and count
+    for word, reads in (("河畔", 1), ("ab", 3 if pg else 4)):
+        with Queries(database) as seen:
+            page = client.get(f"/admin/customer/?search={word}").get_data(as_text=True)
+        assert sum(index in sql for sql in seen) == reads, (word, seen)
+        assert listed_numbers(page) == numbers(Customer.name.contains(word)), word
+
+
 # -- through the list pages ------------------------------------------------------------------
 
 NUMBER = re.compile(r"KH\d{9}")
 
 
 def listed(client, url):
-    return set(NUMBER.findall(client.get(url).get_data(as_text=True)))
+    return listed_numbers(client.get(url).get_data(as_text=True))
+
+
+def listed_numbers(page):
+    return set(NUMBER.findall(page))
 
 
 def numbers(condition):
