@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from peewee import SQL, fn
 
+from . import search
 from .base import N_, day_start, local
 from .basedata import CUSTOMER_LEVEL, SERVICE_TYPE, DictionaryEntry
 from .customers import ChurnRecord, Customer, CustomerSales
@@ -131,9 +132,10 @@ def _sales(name_contains, year, customers, *columns):
     if any(getattr(c, "model", None) is Customer for c in columns):
         query = query.join(Customer, on=(sales.customer == Customer.id))
     if name_contains:
-        # The matching customers first, then their rows: bounded however rare the name.
-        query = query.where(sales.customer.in_(
-            Customer.select(Customer.id).where(Customer.name.contains(name_contains))))
+        # The matching customers first (through the search index: models/search.py), then
+        # their rows: bounded however rare the name.
+        query = query.where(sales.customer.in_(Customer.select(Customer.id).where(
+            search.containing([Customer.name], name_contains))))
     return _restrict(query, sales.customer, customers)
 
 
@@ -263,7 +265,7 @@ def _churn(name_contains, manager_contains, customers, *columns):
     if manager_contains or User in shown:
         query = query.join(User, on=(Customer.manager == User.id))
     if name_contains:
-        query = query.where(Customer.name.contains(name_contains))
+        query = query.where(search.containing([Customer.name], name_contains))
     if manager_contains:
         query = query.where(User.full_name.contains(manager_contains) |
                             User.username.contains(manager_contains))

@@ -54,9 +54,9 @@ class Order(BaseModel):
 
     class Meta:
         # a customer's orders by date (and 状态): his list (migration 0011); a 客户经理's
-        # by date or 订单编号, from one index range (0021)
+        # by date or 订单编号, from one index range (0021), or by 状态 (0022)
         indexes = ((("customer", "date", "status"), False), (("manager", "date"), False),
-                   (("manager", "number"), False))
+                   (("manager", "number"), False), (("manager", "status", "date"), False))
 
     def __str__(self):
         return self.number
