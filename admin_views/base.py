@@ -286,25 +286,26 @@ class RelatedSort:
     LEFT-joins, which makes it sort the whole table first).
     """
 
-    def __init__(self, *path, column, shared=()):
-        """``shared``: columns a one-step related record holds equal to the row's (an
-        order's ``manager``, kept as its customer's by triggers), joined on too, so that
-        the row's scope (a 客户经理's orders) reaches the related table's index: his
-        customers walked by (manager_id, number), each one's orders by his key."""
-        assert not shared or len(path) == 1
-        self.path, self.column, self.shared = path, column, shared
+    def __init__(self, *path, column):
+        self.path, self.column = path, column
         self.field = getattr(path[-1].rel_model, column)  # what is sorted by (indexed)
 
-    def joined(self, query, model):
-        """``query`` joined along the path; and the column sorted by."""
+    def joined(self, query, model, owner=None):
+        """``query`` joined along the path; and the column sorted by. ``owner``: the user
+        whose own rows the list holds — the record the model's ``owner_key`` leads to (a
+        contact's customer) is then joined on his being its 客户经理 too: the same rows,
+        but the database may walk that table's index (a 客户经理's contacts or orders by
+        客户, his customers from customer (manager_id, number); his churn records by
+        客户经理, one user) rather than join everything and keep his."""
         query, target, outer = query.switch(model), None, False
         for key in self.path:
-            source = key if target is None else getattr(target, key.name)
+            first = target is None
+            source = key if first else getattr(target, key.name)
             target = key.rel_model.alias()
             outer = outer or key.null
             on = source == getattr(target, key.rel_field.name)
-            for name in self.shared:
-                on &= getattr(key.model, name) == getattr(target, name)
+            if first and owner is not None and key.name == getattr(model, "owner_key", None):
+                on &= target.manager == owner
             query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER, on=on)
         return query, getattr(target, self.column)
 
@@ -718,6 +719,15 @@ class CrmModelView(PermissionMixin, ModelView):
     def get_query(self):
         return self.scoped(self.base_query(), self.permission)
 
+    def list_owner(self):
+        """The user whose own rows the list holds (its scope "own" by the model's rule),
+        else None."""
+        model_rule = getattr(self.model, "owned_by", None)
+        if model_rule is None or current_scope(self.permission) != OWN or \
+                self.owned_by(self.permission) != model_rule:
+            return None
+        return current_user._get_current_object()
+
     def get_count_query(self):
         return self.get_query()
 
@@ -814,7 +824,7 @@ class CrmModelView(PermissionMixin, ModelView):
         """A related column (``RelatedSort``, ``UserName``) sorts by the related record's
         column; others as Flask-Admin does."""
         if isinstance(sort_field, RelatedSort):
-            query, name = sort_field.joined(query, self.model)
+            query, name = sort_field.joined(query, self.model, self.list_owner())
             return query, joins, name.desc() if sort_desc else name.asc()
         return super()._sort_clause(query, joins, sort_field, sort_desc)
 

@@ -200,9 +200,9 @@ class CustomerView(CrmModelView):
         model.remove(by=current_user.id, at=now())  # 删除 is a status
 
 
-def by_customer(model, shared=()):
+def by_customer(model):
     """The 客户 column, sorted by 客户编号 (through its index, not a sort of the table)."""
-    return ("customer", RelatedSort(model.customer, column="number", shared=shared))
+    return ("customer", RelatedSort(model.customer, column="number"))
 
 
 def customer_picker(scope_code):
@@ -285,7 +285,7 @@ class OrderView(PerCustomerView, ReadOnlyView):
 
     permission = "customers.order"
     column_list = ["customer", "number", "date", "address", "status", "total"]
-    column_sortable_list = [by_customer(Order, shared=("manager",)), "number", "date",
+    column_sortable_list = [by_customer(Order), "number", "date",
                             "status"]
     column_details_list = ["customer", "number", "date", "address", "status", "lines", "total"]
     column_labels = {"customer": _l("客户"), "number": _l("订单编号"), "date": _l("日期"),

@@ -154,7 +154,7 @@ def test_a_managers_orders_sorted_by_customer_are_his_in_customer_number_order(
         client_for, users):
     """Sorted by 客户 through the header's link, a 客户经理's order list holds his customers'
     orders, in 客户编号 order both ways, and counts them (the sort joins the customer on
-    the order's manager too: RelatedSort ``shared``), a customer handed over to him
+    him as its manager too: RelatedSort, ``owner_key``), a customer handed over to him
     included."""
     for start, name in ((3, "丙"), (2, "乙"), (1, "甲")):  # ids run against the numbers
         many_customers(users["xiaoming"], 1, start=start, name=f"{name}客户")

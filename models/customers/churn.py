@@ -53,6 +53,10 @@ class ChurnRecord(Workflow, BaseModel):
     def __str__(self):
         return f"#{self.id} {self.customer.name}"
 
+    # "own" is the 客户经理 of the record this key leads to (a list joining that record
+    # may ask it there: admin_views.base.RelatedSort)
+    owner_key = "customer"
+
     @classmethod
     def owned_by(cls, user):
         """A 客户经理's churn records are those of the customers he manages."""

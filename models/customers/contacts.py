@@ -38,6 +38,10 @@ class Contact(BaseModel):
             refusals.add(N_("性别须为男或女"), field="gender")
         refusals.raise_any()
 
+    # "own" is the 客户经理 of the record this key leads to (a list joining that record
+    # may ask it there: admin_views.base.RelatedSort)
+    owner_key = "customer"
+
     @classmethod
     def owned_by(cls, user):
         return cls.customer.in_(customers_of(user))
@@ -72,6 +76,10 @@ class Activity(BaseModel):
             refusals.add(N_("请填写%(label)s"), field="date", label=N_("时间"))
         check_texts(self, refusals, self.REQUIRED_TEXT, self.OPTIONAL_TEXT)
         refusals.raise_any()
+
+    # "own" is the 客户经理 of the record this key leads to (a list joining that record
+    # may ask it there: admin_views.base.RelatedSort)
+    owner_key = "customer"
 
     @classmethod
     def owned_by(cls, user):

@@ -6,7 +6,7 @@ of 1,000,000 read through order (customer_id) and sorted whole for each page (40
 sorted by 订单编号 on SQLite, 131 ms for page 200 on PostgreSQL). With the manager on the
 order, (manager_id, date) and (manager_id, number) hand a page in order from the index;
 sorted by 客户 (客户编号), his customers are walked from customer (manager_id, number) —
-the sort joins the customer on the manager too (admin_views.base.RelatedSort ``shared``),
+the sort joins the customer on his being its manager too (RelatedSort, ``owner_key``),
 so the order's scope reaches the customer's index (60 → 0.1 ms for the first page).
 
 The column is never written by the application; the database keeps it equal to the
