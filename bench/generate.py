@@ -975,6 +975,14 @@ def vacuum(url):
             cursor.execute("VACUUM ANALYZE")
     finally:
         connection.close()
+    # the summaries, filled row by row by their triggers, rewritten as `copy-database`
+    # leaves them (models/schema.py)
+    from models import ALL_MODELS, open_database
+    database = open_database(url)
+    try:
+        schema.compact_summaries(database, ALL_MODELS)
+    finally:
+        getattr(database, "close_all", database.close)()
 
 
 def parse_scale(text):

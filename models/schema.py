@@ -38,6 +38,21 @@ def optimize(database):
         database.execute_sql("ANALYZE")
 
 
+def compact_summaries(database, models):
+    """Rewrite the summaries (the ``derived`` models, kept by row triggers) after a bulk
+    load on PostgreSQL: each order of the load updated its customer's and its month's rows,
+    and every update leaves a row version that VACUUM frees for reuse but does not give
+    back — at 1,000,000 orders customer_sales took 143 MB and its index 201 MB for 12 MB
+    and 9 MB of rows, and 客户贡献分析's total read them all (33 ms, 11 after). VACUUM
+    FULL rewrites them (a second, the tables locked: a copy into a new database, the
+    bench's build). SQLite reuses freed pages in place: nothing to do there."""
+    if isinstance(database, SqliteDatabase):
+        return
+    for model in models:
+        if getattr(model._meta, "derived", False):
+            database.execute_sql(f'VACUUM FULL ANALYZE "{model._meta.table_name}"')
+
+
 def pending(database):
     return [m.name for m in runner(database).status() if m.path and not m.applied]
 

@@ -17,6 +17,7 @@ from app import LOCALES
 from models import (
     ALL_MODELS,
     PERMISSIONS,
+    AuditEntry,
     DictionaryEntry,
     PermissionChange,
     Role,
@@ -105,6 +106,12 @@ def data_values():
                   and not f.name.endswith("status") and f.name != "gender"]
         for row in model.select(*fields).tuples() if fields else ():
             values.update(str(v) for v in row if v)
+    # What the audit log shows of a change: the values before and after (a feedback a
+    # later step replaced is in no row any more, only there)
+    for changes, in AuditEntry.select(AuditEntry.changes).where(
+            AuditEntry.changes.is_null(False)).tuples():
+        for pair in json.loads(changes).values():
+            values.update(str(v) for v in (pair if isinstance(pair, list) else [pair]) if v)
     # Each language's name in that language (the language menu), the permission codes
     # 权限分配 shows next to each permission.
     values.update(LOCALES.values())
