@@ -554,9 +554,9 @@ class Generator:
                 name, gender = self.person(rng)
                 rows.append((contact_id, i + 1, name, gender, title,
                              f"{area}-{self.digits(rng, 8)}", self.mobile(rng),
-                             rng.choice(demo.CONTACT_NOTES)))
+                             rng.choice(demo.CONTACT_NOTES), self.customer_manager[i]))
         self.bulk.insert(Contact, ["id", "customer", "name", "gender", "title", "office_phone",
-                                   "mobile", "note"], rows)
+                                   "mobile", "note", "manager"], rows)  # (0023)
 
     def activities(self):
         rng = self.rng("activities")
@@ -574,9 +574,9 @@ class Generator:
                     yield (activity_id, i + 1,
                            datetime.date.fromordinal(rng.randint(first, max(first, today))),
                            rng.choice(demo.PLACES), summary, detail,
-                           rng.choice(demo.ACTIVITY_NOTES))
+                           rng.choice(demo.ACTIVITY_NOTES), self.customer_manager[i])
         self.bulk.insert(Activity, ["id", "customer", "date", "place", "summary", "detail",
-                                    "note"], rows())
+                                    "note", "manager"], rows())  # (0023)
 
     # -- churn ----------------------------------------------------------------------
     def churn(self):

@@ -333,9 +333,12 @@ def _pair(field, before, after):
 
 
 def _values(obj):
+    """The fields a change records: not the key, not what the database keeps itself (a
+    row's copy of its customer's 客户经理: ``database_kept``)."""
+    kept = getattr(obj, "database_kept", ())
     return {name: value for name, value in obj.__data__.items()
             if name in obj._meta.fields and name != obj._meta.primary_key.name
-            and name not in UNRECORDED_FIELDS}
+            and name not in UNRECORDED_FIELDS and name not in kept}
 
 
 # -- the signals: every instance save and delete ---------------------------------------
@@ -389,7 +392,8 @@ def deleted_changes(instance, stored=None):
     values = _values(instance) if stored is None else {
         name: stored.get(field.column_name, stored.get(name))
         for name, field in fields.items()
-        if name != instance._meta.primary_key.name and name not in UNRECORDED_FIELDS}
+        if name != instance._meta.primary_key.name and name not in UNRECORDED_FIELDS
+        and name not in getattr(instance, "database_kept", ())}
     return {name: _pair(fields[name], value, None)
             for name, value in values.items() if value not in (None, "")}
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from models import ChurnRecord, Customer, Order, Role
+from models import Activity, ChurnRecord, Contact, Customer, Order, Role
 from models.base import local_today
 from tests.conftest import csrf_token
 from tests.test_filters import chosen
@@ -174,18 +174,23 @@ def test_a_manager_edits_his_customer(client_for, book):
     assert saved.manager_id == book["mine"].manager_id
 
 
-def test_a_customer_handed_over_takes_his_orders_to_the_new_managers_list(
+def test_a_customer_handed_over_takes_his_records_to_the_new_managers_lists(
         client_for, users, book):
-    """order.manager_id follows the customer (migration 0021): the order list of each
-    客户经理 is his customers' orders, before and after the 主管 hands one over (with a
-    role an administrator built that lets him edit every customer)."""
+    """The records' manager_id follows the customer (migrations 0021, 0023): the order,
+    contact and 交往记录 lists of each 客户经理 are his customers', before and after the
+    主管 hands one over (with a role an administrator built that lets him edit every
+    customer)."""
     users["supervisor"].set_roles([Role.get(Role.code == "supervisor"), Role.create(
         name="客户移交", permissions=["customers.customer.edit:all"])])
     order = Order.create(customer=book["mine"], number="DD-HANDOVER", date=local_today(),
                          address="北京", status=Order.PAID)
+    Contact.create(customer=book["mine"], name="移交联系人", title="经理", office_phone="1")
+    Activity.create(customer=book["mine"], date=local_today(), place="北京", summary="移交拜访")
+    lists = {"/admin/order/": "DD-HANDOVER", "/admin/contact/": "移交联系人",
+             "/admin/activity/": "移交拜访"}  # their 客户经理 kept by 0021 and 0023
     xiaoming, wangcai = client_for("xiaoming"), client_for("wangcai")
-    assert "DD-HANDOVER" in text(xiaoming.get("/admin/order/"))
-    assert "DD-HANDOVER" not in text(wangcai.get("/admin/order/"))
+    for url, shown in lists.items():
+        assert shown in text(xiaoming.get(url)) and shown not in text(wangcai.get(url)), url
 
     supervisor = client_for("supervisor")
     url = f"/admin/customer/edit/?id={book['mine'].id}"
@@ -193,9 +198,9 @@ def test_a_customer_handed_over_takes_his_orders_to_the_new_managers_list(
     response = post(supervisor, url, {**EDIT, "manager": book["theirs"].manager_id})
     assert response.status_code == 302
 
-    assert "DD-HANDOVER" not in text(xiaoming.get("/admin/order/"))
+    for url, shown in lists.items():
+        assert shown not in text(xiaoming.get(url)) and shown in text(wangcai.get(url)), url
     assert xiaoming.get(f"/admin/order/details/?id={order.id}").status_code in (302, 403, 404)
-    assert "DD-HANDOVER" in text(wangcai.get("/admin/order/"))
     assert "DD-HANDOVER" in text(wangcai.get(f"/admin/order/details/?id={order.id}"))
 
 

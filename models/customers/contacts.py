@@ -4,7 +4,8 @@ import datetime
 from peewee import CharField, DateField, ForeignKeyField, TextField
 
 from ..base import N_, BaseModel, Refusals, check_texts, record_key
-from .customer import Customer, customers_of
+from ..security import User
+from .customer import Customer
 
 
 class Contact(BaseModel):
@@ -18,6 +19,12 @@ class Contact(BaseModel):
     office_phone = CharField(max_length=50)
     mobile = CharField(max_length=50, null=True)
     note = CharField(max_length=300, null=True)
+    # the customer's 客户经理, kept by database triggers (migration 0023), never written here
+    manager = ForeignKeyField(User, backref="+", null=True, index=False, on_delete="RESTRICT")
+    database_kept = ("manager",)
+
+    class Meta:
+        indexes = ((("manager", "name"), False),)  # a 客户经理's contacts by 姓名 (0023)
 
     # field → (label, max length) of SPEC.md §2.1; 姓名*, 职位*, 办公电话* are required
     REQUIRED_TEXT = {"name": (N_("姓名"), 50), "title": (N_("职位"), 50),
@@ -44,7 +51,7 @@ class Contact(BaseModel):
 
     @classmethod
     def owned_by(cls, user):
-        return cls.customer.in_(customers_of(user))
+        return cls.manager == user  # his customer's, kept by triggers (migration 0023)
 
 
 class Activity(BaseModel):
@@ -56,9 +63,14 @@ class Activity(BaseModel):
     summary = CharField(max_length=200, index=True)
     detail = TextField(null=True)
     note = CharField(max_length=300, null=True)
+    # the customer's 客户经理, kept by database triggers (migration 0023), never written here
+    manager = ForeignKeyField(User, backref="+", null=True, index=False, on_delete="RESTRICT")
+    database_kept = ("manager",)
 
     class Meta:
-        indexes = ((("customer", "date"), False),)  # a customer's records by date (0011)
+        # a customer's records by date (0011); a 客户经理's by date or 概要 (0023)
+        indexes = ((("customer", "date"), False), (("manager", "date"), False),
+                   (("manager", "summary"), False))
 
     REQUIRED_TEXT = {"place": (N_("地点"), 100), "summary": (N_("概要"), 200)}
     # 详细信息 is a text column; the limit keeps one record readable (and the page small)
@@ -83,4 +95,4 @@ class Activity(BaseModel):
 
     @classmethod
     def owned_by(cls, user):
-        return cls.customer.in_(customers_of(user))
+        return cls.manager == user  # his customer's, kept by triggers (migration 0023)

@@ -51,6 +51,7 @@ class Order(BaseModel):
     # the customer's 客户经理, kept by database triggers on every write path (migration
     # 0021): never written here; an order just created through the ORM still shows None
     manager = ForeignKeyField(User, backref="+", null=True, index=False, on_delete="RESTRICT")
+    database_kept = ("manager",)  # not the audit log's to record either
 
     class Meta:
         # a customer's orders by date (and 状态): his list (migration 0011); a 客户经理's
