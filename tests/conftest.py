@@ -76,6 +76,13 @@ def create_pg_database(server, name, fresh=False):
         connection.close()
 
 
+def migration_before(name):
+    """The migration just before ``name``: a database upgraded to it is an installation of
+    the release before (the upgrade tests fill one, then apply ``name``)."""
+    names = sorted(m.name for m in schema.runner(db.obj).migrations())
+    return names[names.index(name) - 1]
+
+
 def scratch_database(tmp_path, name):
     """The URL of a new, empty database of one test, of the suite's kind: a SQLite file
     in ``tmp_path``, or a PostgreSQL database <the worker's>_<name> on the suite's server."""

@@ -13,7 +13,7 @@ import pytest
 from peewee import Table
 
 from models import Activity, AuditEntry, Contact, Customer, db, open_database, schema
-from tests.conftest import scratch_database
+from tests.conftest import migration_before, scratch_database
 
 _numbers = itertools.count(1)
 D = datetime.date
@@ -109,8 +109,7 @@ def test_after_random_writes_every_row_carries_its_customers_manager(users, mode
 
 
 def test_migration_0023_gives_the_rows_an_installation_already_has_their_managers(tmp_path):
-    names = sorted(m.name for m in schema.runner(db.obj).status() if m.path)
-    previous = names[names.index("0023_contact_activity_manager") - 1]
+    previous = migration_before("0023_contact_activity_manager")
     old = open_database(scratch_database(tmp_path, "record_managers"))
     try:
         schema.upgrade(old, target=previous)

@@ -26,7 +26,7 @@ from models import (
 )
 from models.customers import rebuild_sales
 from models.customers.orders import rebuild_sales_by_month, sales_by_month_sql
-from tests.conftest import scratch_database
+from tests.conftest import migration_before, scratch_database
 from tests.test_sales_summary import (
     OLD_LINES,
     installation_with_orders,
@@ -347,8 +347,7 @@ def test_a_bulk_insert_touches_each_month_once_on_postgresql(users, database):
 # -- the migration --------------------------------------------------------------------------
 
 def test_migration_0014_sums_the_orders_an_installation_already_has(tmp_path):
-    names = sorted(m.name for m in schema.runner(db.obj).status() if m.path)
-    previous = names[names.index("0014_sales_by_month") - 1]
+    previous = migration_before("0014_sales_by_month")
     old = open_database(scratch_database(tmp_path, "months"))
     try:
         installation_with_orders(old, previous, [
@@ -369,8 +368,7 @@ def test_migration_0014_sums_the_orders_an_installation_already_has(tmp_path):
 
 
 def test_migration_0021_gives_the_orders_an_installation_already_has_their_managers(tmp_path):
-    names = sorted(m.name for m in schema.runner(db.obj).status() if m.path)
-    previous = names[names.index("0021_order_manager") - 1]
+    previous = migration_before("0021_order_manager")
     old = open_database(scratch_database(tmp_path, "managers"))
     try:
         installation_with_orders(old, previous, [

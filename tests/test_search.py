@@ -31,7 +31,7 @@ from models import (
     search,
 )
 from models.base import local_today
-from tests.conftest import scratch_database
+from tests.conftest import migration_before, scratch_database
 from tests.test_lists_at_scale import Queries
 
 NAMES = [
@@ -235,11 +235,6 @@ def test_the_customer_picker_uses_the_same_rule(client_for, manager):
 
 # -- the upgrade, and no trigram index ---------------------------------------------------------
 
-def previous_migration(database):
-    names = [m.name for m in schema.runner(database).migrations()]
-    return names[names.index("0010_customer_search") - 1]
-
-
 @pytest.fixture
 def other_database():
     """Point the models at another database for a test, then back."""
@@ -274,7 +269,7 @@ def insert_old_customers(database, names):
 
 def test_an_upgrade_indexes_the_customers_already_stored(tmp_path, other_database):
     database = other_database(scratch_database(tmp_path, "search_upgrade"))
-    before = previous_migration(database)
+    before = migration_before("0010_customer_search")
     assert schema.upgrade(database, target=before)[-1] == before
     insert_old_customers(database, NAMES)
     assert "0010_customer_search" in schema.upgrade(database)
@@ -296,7 +291,7 @@ def without_trigram_index(tmp_path, other_database):
     url = scratch_database(tmp_path, "no_trigram")
     if not url.startswith("postgres"):
         database = other_database(url)
-        schema.upgrade(database, target=previous_migration(database))
+        schema.upgrade(database, target=migration_before("0010_customer_search"))
         insert_old_customers(database, NAMES)
         migration = load_migration()
         migration.TOKENIZER = "no_such_tokenizer"
@@ -314,7 +309,7 @@ def without_trigram_index(tmp_path, other_database):
     finally:
         admin.close_all()
     database = other_database(url.replace("://postgres@", "://testb_nopriv@"))
-    schema.upgrade(database, target=previous_migration(database))
+    schema.upgrade(database, target=migration_before("0010_customer_search"))
     insert_old_customers(database, NAMES)
     schema.upgrade(database)
     return database
@@ -439,8 +434,7 @@ def test_the_service_and_opportunity_lists_show_the_rows_like_finds(client_for, 
 @pytest.mark.parametrize("model", [ServiceRequest, Opportunity], ids=lambda m: m.__name__)
 def test_an_upgrade_indexes_the_rows_already_stored(tmp_path, other_database, users, model):
     database = other_database(scratch_database(tmp_path, "text_upgrade"))
-    names = [m.name for m in schema.runner(database).migrations()]
-    before = names[names.index("0018_text_search") - 1]
+    before = migration_before("0018_text_search")
     schema.upgrade(database, target=before)
     with database.atomic():  # the rows as such an installation holds them
         User.insert_many([{k: getattr(u, k) for k in (
