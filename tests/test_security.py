@@ -113,6 +113,24 @@ def test_a_request_reads_its_user_and_his_roles_once(client_for, database):
     assert len(reads) == 1 and "fs_uniquifier" in reads[0]
 
 
+def test_the_user_list_reads_every_row_s_roles_in_one_query(client_for, app, database):
+    """用户管理's 角色 column: one query for the page's role links, however many users."""
+    client = client_for("admin")
+
+    def page():
+        client.get("/admin/user/")
+        with Queries(database) as seen:
+            body = client.get("/admin/user/").get_data(as_text=True)
+        return body, len(seen)
+    _, few = page()
+    for i in range(5):
+        make_user(app, f"extra{i}", f"新人{i}", ["manager", "executive"])
+    body, many = page()
+    assert many == few
+    row = re.search(r"extra3.*?</tr>", body, re.S).group(0)
+    assert "客户经理、高管" in row
+
+
 def test_a_disabled_user_holds_no_permission(users):
     xiaoming = users["xiaoming"]
     xiaoming.active = False
