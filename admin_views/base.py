@@ -302,7 +302,9 @@ class RelatedSort:
             first = target is None
             source = key if first else getattr(target, key.name)
             target = key.rel_model.alias()
-            outer = outer or key.null
+            # a key the database keeps (``database_kept``: a record's 客户经理, copied from
+            # its customer's, who always has one) is as good as required
+            outer = outer or (key.null and key.name not in getattr(key.model, "database_kept", ()))
             on = source == getattr(target, key.rel_field.name)
             if first and owner is not None and key.name == getattr(model, "owner_key", None):
                 on &= target.manager == owner
@@ -313,8 +315,8 @@ class RelatedSort:
 def UserName(*path):  # noqa: N802 (reads as the column it declares)
     """A column showing a user (客户经理, 指派给, 处理人 …) sorted by his name as shown
     (``User.__str__``: 姓名, required and indexed), not by his id: ``("manager",
-    UserName(Customer.manager))``; ``UserName(ChurnRecord.customer, Customer.manager)``
-    for the 客户经理 of a churn record's customer."""
+    UserName(Customer.manager))``; a path of keys reaches a user further away, as in
+    ``RelatedSort``."""
     return RelatedSort(*path, column="full_name")
 
 

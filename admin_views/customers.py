@@ -366,12 +366,11 @@ class ChurnView(ReadOnlyView):
                      "created_at": _l("预警时间")}
     column_searchable_list = [Customer.name]
     column_search_labels = [_l("客户")]
-    column_sortable_list = ["id", ("customer.manager",
-                                   UserName(ChurnRecord.customer, Customer.manager)),
+    column_sortable_list = ["id", ("customer.manager", UserName(ChurnRecord.manager)),
                             "last_order_date", "confirmed_at", "status"]
     column_default_sort = ("id", True)
     column_filters = [status_filter(ChurnRecord.status, ChurnRecord.STATUS),
-                      ManagerFilter(ChurnRecord.customer, _l("客户经理"))]
+                      ManagerFilter(ChurnRecord.manager, _l("客户经理"))]
     column_formatters = {"status": status_formatter(ChurnRecord.STATUS)}
     column_formatters_detail = {"status": status_formatter(ChurnRecord.STATUS),
                                 "measures": lambda v, c, m, n: Markup("<br>").join(

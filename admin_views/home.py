@@ -190,7 +190,7 @@ def warnings_by_manager(shown):
     view = shown.view
     if current_scope(view.permission) != ALL:
         return []
-    index, flt = _filter(view, ChurnRecord.customer)
+    index, flt = _filter(view, ChurnRecord.manager)
     status_index, status_flt = _filter(view, ChurnRecord.status)
     return [(gettext("%(name)s（%(username)s）", name=full_name, username=username)
              if username else "—", n,
@@ -205,8 +205,8 @@ def _warnings_by_manager(query):
     """(id, 姓名, 用户名, open warnings) of the 客户经理 with the most, from ``query``."""
     warnings = fn.COUNT(ChurnRecord.id)
     return list(query.select(User.id, User.full_name, User.username, warnings.alias("n"))
-                .join_from(ChurnRecord, Customer).join(User, JOIN.LEFT_OUTER,
-                                                        on=(Customer.manager == User.id))
+                .join_from(ChurnRecord, User, JOIN.LEFT_OUTER,
+                           on=(ChurnRecord.manager == User.id))  # his customer's (0024)
                 .group_by(User.id, User.full_name, User.username)
                 .order_by(warnings.desc(), User.username).limit(ROWS).tuples())
 

@@ -58,7 +58,7 @@ from models.basedata import SERVICE_TYPE  # noqa: E402
 from models.security import MANAGER_ROLE  # noqa: E402
 from seed import demo, reference  # noqa: E402
 
-GENERATOR_VERSION = 1  # bump on any change to what is generated: the databases are rebuilt
+GENERATOR_VERSION = 2  # bump on any change to what is generated: the databases are rebuilt
 SEED = 20260901
 SQLITE_PATH = os.path.join(ROOT, ".cache", "bench", "large.db")
 PG_URL = os.environ.get("BENCH_PG_URL") or "postgresql://postgres@127.0.0.1:5432/bench_large"
@@ -608,9 +608,11 @@ class Generator:
                                      ChurnRecord.CONFIRMED, manager, confirmed, None))
                 self.changes.append(("customer", i + 1, Customer.ACTIVE, Customer.LOST,
                                      manager, confirmed, None))
-            rows.append((record_id, i + 1, last, measures, reason, status, created, confirmed))
+            rows.append((record_id, i + 1, last, measures, reason, status, created, confirmed,
+                         manager))
         self.bulk.insert(ChurnRecord, ["id", "customer", "last_order_date", "measures",
-                                       "reason", "status", "created_at", "confirmed_at"], rows)
+                                       "reason", "status", "created_at", "confirmed_at",
+                                       "manager"], rows)  # the customer's manager (0024)
 
     def manager_name(self, user_id):
         if not hasattr(self, "_names"):

@@ -258,14 +258,14 @@ def service_years(customers=None):
 # -- 客户流失分析 -----------------------------------------------------------------
 
 def _churn(name_contains, manager_contains, customers, *columns):
-    # joined only when a filter or a column needs it (every record has a customer, every
-    # customer a 客户经理): a count or a year list reads the records alone
+    # joined only when a filter or a column needs it (every record has a customer, and
+    # carries his 客户经理: migration 0024): a count or a year list reads the records alone
     shown = {column.model for column in columns}
     query = ChurnRecord.select(*columns).where(ChurnRecord.status == ChurnRecord.CONFIRMED)
-    if name_contains or manager_contains or shown & {Customer, User}:
-        query = query.join(Customer)
+    if name_contains or Customer in shown:
+        query = query.join_from(ChurnRecord, Customer)
     if manager_contains or User in shown:
-        query = query.join(User, on=(Customer.manager == User.id))
+        query = query.join_from(ChurnRecord, User, on=(ChurnRecord.manager == User.id))
     if name_contains:
         query = query.where(search.containing([Customer.name], name_contains))
     if manager_contains:

@@ -1,5 +1,6 @@
-"""联系人 and 交往记录 carry their customer's 客户经理 (contact.manager_id,
-activity.manager_id: migration 0023, as 0021 for orders — tests/test_sales_by_month.py):
+"""联系人, 交往记录 and 流失记录 carry their customer's 客户经理 (contact.manager_id,
+activity.manager_id: migration 0023; churn_record.manager_id: 0024; as 0021 for orders —
+tests/test_sales_by_month.py):
 the triggers keep it equal to the customer's after every write — the ORM, the forms'
 saves, raw SQL, bulk inserts, a customer handed over, a stale object saved, the column
 written by hand — and the migration gives the rows already stored theirs. On the suite's
@@ -12,7 +13,16 @@ import random
 import pytest
 from peewee import Table
 
-from models import Activity, AuditEntry, Contact, Customer, db, open_database, schema
+from models import (
+    Activity,
+    AuditEntry,
+    ChurnRecord,
+    Contact,
+    Customer,
+    db,
+    open_database,
+    schema,
+)
 from tests.conftest import migration_before, scratch_database
 
 _numbers = itertools.count(1)
@@ -31,6 +41,8 @@ def expected(model, database=None):
 
 
 def fields(model, customer, rng):
+    if model is ChurnRecord:
+        return {"customer": customer, "status": ChurnRecord.WARNING}
     if model is Contact:
         return {"customer": customer, "name": f"联系人{next(_numbers)}", "title": "经理",
                 "office_phone": "010-1"}
@@ -38,7 +50,7 @@ def fields(model, customer, rng):
             "summary": f"拜访{next(_numbers)}"}
 
 
-@pytest.mark.parametrize("model", [Contact, Activity], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("model", [Contact, Activity, ChurnRecord], ids=lambda m: m.__name__)
 def test_after_random_writes_every_row_carries_its_customers_manager(users, model):
     rng = random.Random(20261204)
     managers = [users[name] for name in ("xiaoming", "wangcai", "supervisor")]
@@ -75,7 +87,9 @@ def test_after_random_writes_every_row_carries_its_customers_manager(users, mode
         row = some_row()
         Customer.update(manager=rng.choice(managers)).where(
             Customer.id == row.customer_id).execute()
-        if model is Contact:
+        if model is ChurnRecord:
+            row.measures = "更新"
+        elif model is Contact:
             row.note = "更新"
         else:
             row.place = "上海"
@@ -96,7 +110,7 @@ def test_after_random_writes_every_row_carries_its_customers_manager(users, mode
         create()
     steps = [create, move, move_in_sql, hand_over, hand_over_in_sql, stale_save,
              write_the_manager, bulk_insert, delete]
-    done = set()
+    done, most = set(), 0
     for number in range(120):
         step = steps[number] if number < len(steps) else rng.choice(steps)
         if model.select().count() < 2:
@@ -104,8 +118,9 @@ def test_after_random_writes_every_row_carries_its_customers_manager(users, mode
         step()
         done.add(step.__name__)
         assert carried(model) == expected(model), f"after step {number}: {step.__name__}"
+        most = max(most, len(set(carried(model).values())))
     assert done == {s.__name__ for s in steps}
-    assert len(set(carried(model).values())) > 1  # more than one manager was carried
+    assert most > 1  # more than one manager was carried at once
 
 
 def test_migration_0023_gives_the_rows_an_installation_already_has_their_managers(tmp_path):
@@ -136,6 +151,34 @@ def test_migration_0023_gives_the_rows_an_installation_already_has_their_manager
         assert carried(Activity, old) == {1: 2} == expected(Activity, old)
         old.execute_sql("UPDATE customer SET manager_id = 1 WHERE id = 2")  # the triggers run
         assert carried(Contact, old) == {1: 1, 2: 1} and carried(Activity, old) == {1: 1}
+    finally:
+        getattr(old, "close_all", old.close)()
+
+
+def test_migration_0024_gives_the_churn_records_already_stored_their_managers(tmp_path):
+    previous = migration_before("0024_churn_manager")
+    old = open_database(scratch_database(tmp_path, "churn_managers"))
+    try:
+        schema.upgrade(old, target=previous)
+        at = datetime.datetime(2025, 1, 1, 8)
+
+        def insert(table, columns, *rows):
+            Table(table, columns).bind(old).insert(
+                [dict(zip(columns, row)) for row in rows]).execute()
+
+        insert("user", ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
+                        "failed_logins", "must_change_password"),
+               (1, "laowang", "老王", True, "u1", at, 0, False),
+               (2, "laoli", "老李", True, "u2", at, 0, False))
+        insert("customer", ("id", "number", "name", "manager_id", "status", "created_at"),
+               (1, "KH1", "客户1", 1, "active", at), (2, "KH2", "客户2", 2, "active", at))
+        insert("churn_record", ("id", "customer_id", "status", "created_at"),
+               (1, 1, "warning", at), (2, 2, "warning", at), (3, 2, "confirmed", at))
+
+        assert "0024_churn_manager" in schema.upgrade(old, target="0024_churn_manager")
+        assert carried(ChurnRecord, old) == {1: 1, 2: 2, 3: 2} == expected(ChurnRecord, old)
+        old.execute_sql("UPDATE customer SET manager_id = 1 WHERE id = 2")  # the triggers run
+        assert carried(ChurnRecord, old) == {1: 1, 2: 1, 3: 1}
     finally:
         getattr(old, "close_all", old.close)()
 

@@ -17,7 +17,7 @@ from .. import audit
 from ..base import N_, BaseModel, day_start, local, now, required_text
 from ..history import Workflow, transition
 from ..security import User
-from .customer import Customer, customers_of
+from .customer import Customer
 from .orders import Order
 
 
@@ -49,6 +49,13 @@ class ChurnRecord(Workflow, BaseModel):
     status = CharField(max_length=10, default=WARNING, index=True)
     created_at = DateTimeField(default=now, index=True)
     confirmed_at = DateTimeField(null=True, index=True)
+    # the customer's 客户经理, kept by database triggers on every write path (migration
+    # 0024, as 0021 keeps an order's): never written here
+    manager = ForeignKeyField(User, backref="+", null=True, index=False, on_delete="RESTRICT")
+    database_kept = ("manager",)  # not the audit log's to record either
+
+    class Meta:
+        indexes = ((("manager", "status"), False),)  # a 客户经理's records (0024)
 
     def __str__(self):
         return f"#{self.id} {self.customer.name}"
@@ -60,7 +67,7 @@ class ChurnRecord(Workflow, BaseModel):
     @classmethod
     def owned_by(cls, user):
         """A 客户经理's churn records are those of the customers he manages."""
-        return cls.customer.in_(customers_of(user))
+        return cls.manager == user  # his customer's, kept by triggers (migration 0024)
 
     @classmethod
     def detect(cls, today, months=6, at=None):
@@ -77,7 +84,8 @@ class ChurnRecord(Workflow, BaseModel):
         orders = Order.select(SQL("1")).where(Order.customer == Customer.id)
         last_order = Order.select(fn.MAX(Order.date)).where(Order.customer == Customer.id)
         open_records = cls.select(cls.customer).where(cls.status.in_(cls.OPEN))
-        silent = (Customer.select(Customer.id, last_order, Value(cls.WARNING), Value(at or now()))
+        silent = (Customer.select(Customer.id, Customer.manager, last_order, Value(cls.WARNING),
+                                  Value(at or now()))
                   .where(Customer.status == Customer.ACTIVE,
                          Customer.id.not_in(open_records),
                          # no order since the cutoff: his last one is older, or he has none
@@ -87,8 +95,9 @@ class ChurnRecord(Workflow, BaseModel):
                   .order_by(Customer.id))
         with cls._meta.database.atomic():
             before = cls.select(fn.MAX(cls.id)).scalar() or 0
-            opened = cls.insert_from(silent, [cls.customer, cls.last_order_date, cls.status,
-                                              cls.created_at]).as_rowcount().execute()
+            # the manager written with the row, as its trigger would: no second write
+            opened = cls.insert_from(silent, [cls.customer, cls.manager, cls.last_order_date,
+                                              cls.status, cls.created_at]).as_rowcount().execute()
             audit.record_inserted(cls, cls.select(cls.id, Customer.name).join(Customer)
                                   .where(cls.id > before), at)
             return opened
