@@ -7,8 +7,9 @@ label it had then. The screen offers no create, edit or delete; the model refuse
 anyway.
 """
 import datetime
+import functools
 
-from flask import current_app, url_for
+from flask import current_app, g, url_for
 from flask_admin.contrib.peewee import ModelView
 from flask_babel import gettext, pgettext
 from flask_babel import lazy_gettext as _l
@@ -50,6 +51,15 @@ def _views(entity):
 
 
 def field_label(entity, field):
+    """The field's name as the record's screen shows it, in the user's language: asked
+    once per request (an entry of 20 shows up to 20 fields each)."""
+    labels = g.setdefault("crm_audit_labels", {})
+    if (entity, field) not in labels:
+        labels[entity, field] = _field_label(entity, field)
+    return labels[entity, field]
+
+
+def _field_label(entity, field):
     for view in _views(entity):
         if field in (view.column_labels or {}):
             return str(view.column_labels[field])
@@ -65,6 +75,7 @@ def _permission_label(code):
     return gettext(permission.label) if permission else None
 
 
+@functools.cache
 def _model(entity):
     from models import ALL_MODELS
     return next((m for m in ALL_MODELS if m._meta.table_name == entity), None)
@@ -104,22 +115,20 @@ def seeded_text(text):
     return gettext(text) if text in SEEDED_TEXTS else str(text)
 
 
-def _change(entry, field, before, after, label=lambda text: text):
-    """标签：前 → 后 in the user's language; ``label`` dresses the field's name."""
-    return Markup(gettext("%(label)s：%(value)s")) % {
-        "label": label(field_label(entry.entity, field)),
-        "value": f"{value_text(entry.entity, field, before)} → "
-                 f"{value_text(entry.entity, field, after)}"}
-
-
 def changes_markup(entry):
-    """The entry's changes as a list, each value escaped as text."""
+    """The entry's changes as a list, 标签：前 → 后 in the user's language, each value
+    escaped as text."""
     if not entry.changes:
         return ""
-    dressed = Markup('<span class="crm-audit-field">{}</span>').format
-    items = Markup("").join(Markup("<li>{}</li>").format(_change(entry, field, *pair, dressed))
-                            for field, pair in entry.changed.items())
-    return Markup('<ul class="list-unstyled mb-0 crm-audit-changes">{}</ul>').format(items)
+    change = Markup("<li>%s</li>") % Markup(gettext("%(label)s：%(value)s"))
+    field = Markup('<span class="crm-audit-field">%s</span>')
+    entity = entry.entity
+    items = Markup("").join(
+        change % {"label": field % field_label(entity, name),
+                  "value": f"{value_text(entity, name, before)} → "
+                           f"{value_text(entity, name, after)}"}
+        for name, (before, after) in entry.changed.items())
+    return Markup('<ul class="list-unstyled mb-0 crm-audit-changes">%s</ul>') % items
 
 
 def changes_text(entry):
