@@ -212,6 +212,11 @@ class PlanItem(BaseModel):
     RESULT_LIMIT = 2000
 
     @classmethod
+    def open(cls):
+        """Items without an 执行效果 yet."""
+        return cls.result.is_null() | (cls.result == "")
+
+    @classmethod
     def owned_by(cls, user):
         mine = Opportunity.select(Opportunity.id).where(Opportunity.owned_by(user))
         return cls.opportunity.in_(mine)
@@ -230,7 +235,7 @@ class PlanItem(BaseModel):
     def remove(self):
         """Only an item without a result yet can be deleted."""
         self.opportunity.ensure_in_development()
-        if not self.delete_if(PlanItem.result.is_null() | (PlanItem.result == "")):
+        if not self.delete_if(PlanItem.open()):
             raise DomainError(N_("已有执行效果的计划项不能删除"))
 
     def record_result(self, result):
@@ -239,3 +244,9 @@ class PlanItem(BaseModel):
         self.result = required_text(result, self.RESULT_LIMIT, "result", N_("执行效果"),
                                     multiline=True)
         self.save(only=[PlanItem.result])
+
+
+# the open items by date (partial: the few not executed yet, of every item ever planned):
+# what is due is read from it (``models.work.plan_due``, migration 0026)
+PlanItem.add_index(PlanItem.index(PlanItem.date, PlanItem.opportunity, name="plan_item_open_date",
+                                  where=PlanItem.open()))

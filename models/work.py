@@ -31,16 +31,14 @@ def _today(today):
     return today or local_today()
 
 
-def open_items():
-    """Plan items without an 执行效果 yet."""
-    return PlanItem.result.is_null() | (PlanItem.result == "")
-
-
 def plan_due(today=None):
     """Opportunities in development with a plan item due (today or earlier) and not
-    yet executed: what their 客户经理 has to do now."""
-    return (Opportunity.status == Opportunity.ASSIGNED) & _items(
-        (PlanItem.date <= _today(today)) & open_items())
+    yet executed: what their 客户经理 has to do now. The due items are read from the
+    index of the open ones (a few hundred of 60,000 items): every development asking
+    for its own (``_items``) read them all to count 38."""
+    due = PlanItem.select(PlanItem.opportunity).where(PlanItem.date <= _today(today),
+                                                      PlanItem.open())
+    return (Opportunity.status == Opportunity.ASSIGNED) & Opportunity.id.in_(due)
 
 
 def _items(condition=None):

@@ -93,6 +93,8 @@ def test_a_plan_is_due_from_its_day_on_until_executed(book):
     assert o["ahead"].id in rows(o, work.plan_due(tomorrow))
     PlanItem.update(result="完成").where(PlanItem.opportunity == o["due"]).execute()
     assert o["due"].id not in rows(o, work.plan_due())
+    PlanItem.update(result="").where(PlanItem.opportunity == o["due"]).execute()
+    assert o["due"].id in rows(o, work.plan_due())  # an empty 执行效果 is none
 
 
 def test_a_due_plan_of_a_closed_development_waits_for_nobody(book, users):
