@@ -45,12 +45,18 @@ def compact_summaries(database, models):
     back — at 1,000,000 orders customer_sales took 143 MB and its index 201 MB for 12 MB
     and 9 MB of rows, and 客户贡献分析's total read them all (33 ms, 11 after). VACUUM
     FULL rewrites them (a second, the tables locked: a copy into a new database, the
-    bench's build). SQLite reuses freed pages in place: nothing to do there."""
+    bench's build); a plain VACUUM then marks their pages all-visible, so that a total
+    reads the index alone (VACUUM FULL leaves the visibility map empty, and autovacuum
+    has no reason to come back until the rows change: 客户贡献分析's total, 77,000 rows,
+    read the table too, 18 ms against 13). SQLite reuses freed pages in place: nothing to
+    do there."""
     if isinstance(database, SqliteDatabase):
         return
     for model in models:
         if getattr(model._meta, "derived", False):
-            database.execute_sql(f'VACUUM FULL ANALYZE "{model._meta.table_name}"')
+            table = model._meta.table_name
+            database.execute_sql(f'VACUUM FULL "{table}"')
+            database.execute_sql(f'VACUUM ANALYZE "{table}"')
 
 
 def pending(database):
