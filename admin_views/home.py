@@ -238,7 +238,16 @@ PANELS = [
 
 def manager_load():
     """Each active 客户经理's load: opportunities in development, open services — two
-    grouped counts through the status indexes, not two counts per manager."""
+    grouped counts through the status indexes, not two counts per manager, kept until
+    the work changes (the managers themselves are read each time)."""
+    developing, services = board().kept("manager load", _loads)
+    return [{"full_name": user.full_name, "username": user.username,
+             "developing": developing.get(user.id, 0), "services": services.get(user.id, 0)}
+            for user in User.managers().order_by(User.username)]
+
+
+def _loads():
+    """({user id: opportunities in development}, {user id: open services})."""
     developing = dict(Opportunity.select(Opportunity.assigned_to, fn.COUNT(Opportunity.id))
                       .where(Opportunity.status == Opportunity.ASSIGNED)
                       .group_by(Opportunity.assigned_to).tuples())
@@ -246,9 +255,7 @@ def manager_load():
                     .where(ServiceRequest.status.in_([ServiceRequest.ASSIGNED,
                                                       ServiceRequest.HANDLED]))
                     .group_by(ServiceRequest.assigned_to).tuples())
-    return [{"full_name": user.full_name, "username": user.username,
-             "developing": developing.get(user.id, 0), "services": services.get(user.id, 0)}
-            for user in User.managers().order_by(User.username)]
+    return developing, services
 
 
 def administration():
