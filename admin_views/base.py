@@ -290,26 +290,71 @@ class RelatedSort:
         self.path, self.column = path, column
         self.field = getattr(path[-1].rel_model, column)  # what is sorted by (indexed)
 
-    def joined(self, query, model, owner=None):
+    def joined(self, query, model, owner=None, inner=False):
         """``query`` joined along the path; and the column sorted by. ``owner``: the user
         whose own rows the list holds — the record the model's ``owner_key`` leads to (a
         contact's customer) is then joined on his being its 客户经理 too: the same rows,
         but the database may walk that table's index (a 客户经理's contacts or orders by
         客户, his customers from customer (manager_id, number); his churn records by
-        客户经理, one user) rather than join everything and keep his."""
+        客户经理, one user) rather than join everything and keep his. ``inner``: the
+        first key joined INNER even if it may be NULL (``NullsApart`` adds those rows)."""
         query, target, outer = query.switch(model), None, False
         for key in self.path:
             first = target is None
             source = key if first else getattr(target, key.name)
             target = key.rel_model.alias()
-            # a key the database keeps (``database_kept``: a record's 客户经理, copied from
-            # its customer's, who always has one) is as good as required
-            outer = outer or (key.null and key.name not in getattr(key.model, "database_kept", ()))
+            outer = outer or (_optional(key) and not (first and inner))
             on = source == getattr(target, key.rel_field.name)
             if first and owner is not None and key.name == getattr(model, "owner_key", None):
                 on &= target.manager == owner
             query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER, on=on)
         return query, getattr(target, self.column)
+
+
+    def nulls_apart(self):
+        """Whether the first key may be NULL (a service not assigned yet): a list page
+        sorted by it reads those rows apart (``NullsApart``)."""
+        return _optional(self.path[0])
+
+
+def _optional(key):
+    """Whether a foreign key may be NULL. A key the database keeps (``database_kept``: a
+    record's 客户经理, copied from its customer's, who always has one) may not."""
+    return key.null and key.name not in getattr(key.model, "database_kept", ())
+
+
+class NullsApart:
+    """A page of a list sorted by a related record whose key may be NULL (分配给, for a
+    service not assigned yet), the rows without one after the others (before them when
+    descending; PostgreSQL's order for NULLs, now SQLite's too). LEFT-joined, the
+    database sorts every row to hand a page (50,000 services: 13 ms of SQL on SQLite, 23
+    on PostgreSQL); apart, each group is an index walk: the rows with the key INNER-
+    joined in the related record's order (``RelatedSort``), then those without it by id.
+    A group is counted only when a page starts past its end."""
+
+    def __init__(self, query, key, desc):
+        pk = query.model._meta.primary_key
+        self.everything = query  # every row of the list: what its count counts
+        self.without = query.where(key.is_null()).order_by(pk.desc() if desc else pk.asc())
+        self.desc = desc
+
+    def page(self, joined):
+        """The page of rows Flask-Admin's ``joined`` query (the rows with the key, sorted,
+        with the page's offset and limit) stands for."""
+        offset, limit = joined._offset or 0, joined._limit
+        with_key = joined.offset(None).limit(None)
+        groups = (self.without, with_key) if self.desc else (with_key, self.without)
+        rows = []
+        for group in groups:
+            wanted = None if limit is None else limit - len(rows)
+            got = list(group.offset(offset or None).limit(wanted))
+            rows += got
+            if wanted is not None and len(got) >= wanted:
+                break
+            # the page goes on in the next group: from its start if this one ended inside
+            # the page, else past what this one held
+            offset = 0 if got or not offset else offset - group.order_by().count()
+        return rows
 
 
 def UserName(*path):  # noqa: N802 (reads as the column it declares)
@@ -793,11 +838,16 @@ class CrmModelView(PermissionMixin, ModelView):
         # A crafted ?sort= naming a column that is not sortable is ignored, not a 500.
         if sort_column is not None and sort_column not in self._sortable_columns:
             sort_column = None
+        # a list page sorted by a key that may be NULL reads those rows apart
+        # (``_sort_clause``); an export reads all rows in one query
+        g.crm_nulls_apart, g.crm_sorted_apart = execute, None
         count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
                                        execute=False, page_size=page_size)
+        apart = g.pop("crm_sorted_apart", None)
         if execute:
-            count = count_rows(rows, page, page_size or self.page_size)
-            rows = self.page_rows(rows)
+            count = count_rows(apart.everything if apart else rows, page,
+                               page_size or self.page_size)
+            rows = apart.page(rows) if apart else self.page_rows(rows)
             # the rows a page shows: what its row buttons ask about (``may``)
             g.setdefault("crm_page_ids", {})[self.endpoint] = [row.id for row in rows]
             for column in self.column_list or ():
@@ -826,7 +876,10 @@ class CrmModelView(PermissionMixin, ModelView):
         """A related column (``RelatedSort``, ``UserName``) sorts by the related record's
         column; others as Flask-Admin does."""
         if isinstance(sort_field, RelatedSort):
-            query, name = sort_field.joined(query, self.model, self.list_owner())
+            apart = bool(g.get("crm_nulls_apart")) and sort_field.nulls_apart()
+            if apart:
+                g.crm_sorted_apart = NullsApart(query, sort_field.path[0], sort_desc)
+            query, name = sort_field.joined(query, self.model, self.list_owner(), inner=apart)
             return query, joins, name.desc() if sort_desc else name.asc()
         return super()._sort_clause(query, joins, sort_field, sort_desc)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from models import AuditEntry, ChurnRecord, Customer, Order, OrderLine, Product
+from models import AuditEntry, ChurnRecord, Customer, Order, OrderLine, Product, ServiceRequest
 from models.base import day_start
 from models.customers import months_before
 from tests.conftest import make_user
@@ -153,6 +153,53 @@ def test_a_list_sorted_by_a_user_keeps_its_count_and_scope(client_for, users, na
         as_text=True)) == "3"
     assert count_text(client_for("supervisor").get("/admin/customer/?sort=3").get_data(
         as_text=True)) == "5"
+
+
+def header_link(page, label):
+    """Where the list's column header ``label`` leads (its sort link)."""
+    return html.unescape(re.search(r'<a href="([^"]+)"[^>]*>\s*' + re.escape(label) + r"\s*<",
+                                   page).group(1))
+
+
+def pager_link(page, number):
+    """Where the pager's page ``number`` leads."""
+    return html.unescape(re.search(r'class="page-link" href="([^"]+)">' + str(number) + "<",
+                                   page).group(1))
+
+
+def test_services_sorted_by_assignee_keep_the_unassigned_ones_after_them(
+        client_for, users, named_managers):
+    """服务归档 sorted by 分配给: the assigned services by their assignee's name, those not
+    assigned yet after them (before them descending), every row once across the pages,
+    and the count of them all (the unassigned rows are read apart: NullsApart)."""
+    customer = Customer.create(number="KH-SVC", name="服务客户", manager=users["xiaoming"])
+    at = datetime.datetime(2026, 11, 1, 2)
+    rows = [{"summary": f"{m.full_name}的服务{i}", "assigned_to": m.id, "assigned_at": at,
+             "status": ServiceRequest.ASSIGNED} for i in range(5) for m in named_managers]
+    rows += [{"summary": f"未分配的服务{i}", "assigned_to": None, "assigned_at": None,
+              "status": ServiceRequest.NEW} for i in range(15)]
+    ServiceRequest.insert_many([{**row, "service_type": "咨询", "customer": customer.id,
+                                 "request": "-", "created_by": users["supervisor"].id,
+                                 "created_at": at} for row in rows]).execute()
+    client = client_for("supervisor")
+
+    def summaries(url):
+        page = client.get(url).get_data(as_text=True)
+        assert count_text(page) == "30"
+        return re.findall(r">([^<>]+的服务\d+)</td>", page), page
+
+    ascending = header_link(client.get("/admin/service_archive/").get_data(as_text=True), "分配给")
+    first, page = summaries(ascending)
+    second, _ = summaries(pager_link(page, 2))
+    shown = first + second
+    assert len(first) == 20 and sorted(shown) == sorted(row["summary"] for row in rows)
+    owners = [name.split("的")[0] for name in shown]
+    assert owners == ["A经理"] * 5 + ["B经理"] * 5 + ["C经理"] * 5 + ["未分配"] * 15
+    descending = header_link(page, "分配给")
+    first, page = summaries(descending)
+    second, _ = summaries(pager_link(page, 2))
+    owners = [name.split("的")[0] for name in first + second]
+    assert owners == ["未分配"] * 15 + ["C经理"] * 5 + ["B经理"] * 5 + ["A经理"] * 5
 
 
 def test_a_managers_orders_sorted_by_customer_are_his_in_customer_number_order(
