@@ -157,10 +157,16 @@ def containing(fields, word, key=None):
         if ids is None:
             clauses += [f.contains(word) for f in columns]
         else:
-            # no row there: IN (NULL), which matches nothing yet, unlike peewee's "0 = 1"
-            # for an empty IN, leaves SQLite an index for each term of the OR that a list
-            # searching two tables builds (with "0 = 1" it read every service)
-            none = isinstance(ids, list) and not ids  # (a sub-select has no truth value)
-            clauses.append((key or index.model._meta.primary_key).in_([None] if none else ids))
+            clauses.append((key or index.model._meta.primary_key).in_(
+                id_list(ids) if isinstance(ids, list) else ids))
     return reduce(operator.or_, clauses)
 
+
+def id_list(ids):
+    """``(1, 2, 3)`` as SQL, the ids (whole numbers, read from the index) written into the
+    statement: a list of up to ``FEW`` that the page and its count both carry costs one
+    node, not a bound parameter each (1,400 of them took peewee 5 ms a page). Empty, it is
+    ``(NULL)``: it matches nothing, yet unlike peewee's "0 = 1" for an empty IN it leaves
+    SQLite an index for each term of the OR that a list searching two tables builds (with
+    "0 = 1" it read every service)."""
+    return SQL("(%s)" % (", ".join(str(int(i)) for i in ids) or "NULL"))
