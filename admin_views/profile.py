@@ -6,11 +6,9 @@ at all, and its row scope which rows it shows — the same rules as on the lists
 second copy of them. A part the user may not open is absent, not empty.
 """
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, fn
 
 from models import (
     Activity,
@@ -18,13 +16,12 @@ from models import (
     Contact,
     Opportunity,
     Order,
-    OrderLine,
     PlanItem,
     ServiceRequest,
 )
 from models.base import record_key
+from models.customers import orders_by_year
 
-CENT = Decimal("0.01")
 ROWS = 20  # of each part; the part's list shows the rest
 
 
@@ -64,20 +61,11 @@ def _limited(query):
     return rows[:ROWS], len(rows) > ROWS
 
 
-def yearly_orders(query):
-    """[(year, orders, total, paid)] of the orders of ``query``, newest year first, and
-    each year's share of the largest total (the bars of the page's small chart)."""
-    amount = fn.SUM(OrderLine.quantity * OrderLine.price)
-    years = {}
-    for day, status, total in (Order.select(Order.date, Order.status, amount)
-                               .join(OrderLine, JOIN.LEFT_OUTER)
-                               .where(Order.id.in_(query.select(Order.id)))
-                               .group_by(Order.id, Order.date, Order.status).tuples()):
-        total = Decimal(str(total or 0)).quantize(CENT)
-        orders, whole, paid = years.get(day.year, (0, Decimal(0), Decimal(0)))
-        years[day.year] = (orders + 1, whole + total,
-                           paid + (total if status == Order.PAID else Decimal(0)))
-    largest = max((whole for _, whole, _ in years.values()), default=0) or 1
+def yearly_orders(customer):
+    """[(year, orders, total, paid, bar)] of ``customer``'s orders, newest year first, the
+    bar each year's share of the largest total (the page's small chart)."""
+    years = orders_by_year(customer)
+    largest = max((total for _, total, _ in years.values()), default=0) or 1
     return [(year, *years[year], int(100 * years[year][1] / largest))
             for year in sorted(years, reverse=True)]
 
@@ -108,7 +96,8 @@ def parts(customer):
                  (Order.date.desc(), Order.id.desc()))
     if orders:
         Order.load_totals(orders.rows)
-        orders.extra["years"] = yearly_orders(of_customer(Order)(orders.view))
+        # all his orders (the scope of orders is their customer's 客户经理: all or none)
+        orders.extra["years"] = yearly_orders(customer.id)
     add("services", _l("客户服务"), "service_archive", of_customer(ServiceRequest),
         (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()))
     add("churn", _l("流失记录"), "churn", of_customer(ChurnRecord), (ChurnRecord.id.desc(),))

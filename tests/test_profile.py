@@ -109,3 +109,40 @@ def test_quick_actions_fill_in_the_customer_and_come_back(client_for, customer):
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/admin/customer/details/?id={customer.id}")
     assert "钱先生" in part(page_of(client, customer), "contacts")
+
+
+def test_the_yearly_figures_equal_the_plain_sums_of_the_orders(users):
+    """orders_by_year reads the kept summary and the unpaid orders only: after random
+    orders, lines, payments and deletions it equals the plain sums over every order."""
+    import random
+
+    from models import Customer
+    from models.customers import orders_by_year
+    rng = random.Random(20261206)
+    found = Customer.create(number="KH-YEARS", name="年度客户", manager=users["xiaoming"])
+    other = Customer.create(number="KH-OTHER", name="别的客户", manager=users["xiaoming"])
+    product = Product.create(name="冰箱", model="B2", batch="2026", unit="台", price=1)
+    orders = []
+    for n in range(60):
+        order = Order.create(customer=rng.choice([found, found, other]), number=f"Y{n:04d}",
+                             date=datetime.date(rng.randint(2022, 2026), rng.randint(1, 12), 1),
+                             address="苏州", status=rng.choice([Order.PAID, Order.UNPAID]))
+        for _ in range(rng.randint(0, 3)):
+            OrderLine.create(order=order, product=product, quantity=rng.randint(1, 9), unit="台",
+                             price=Decimal(rng.randint(1, 99999)) / 100)
+        orders.append(order)
+    for order in rng.sample(orders, 15):
+        Order.update(status=Order.PAID if order.status == Order.UNPAID else Order.UNPAID) \
+            .where(Order.id == order.id).execute()
+    for order in rng.sample(orders, 5):
+        OrderLine.delete().where(OrderLine.order == order.id).execute()
+        Order.delete().where(Order.id == order.id).execute()
+
+    plain = {}
+    for order in Order.select().where(Order.customer == found):
+        amount = sum((line.quantity * line.price for line in order.lines), Decimal(0))
+        count, total, paid = plain.get(order.date.year, (0, Decimal(0), Decimal(0)))
+        plain[order.date.year] = (count + 1, total + amount,
+                                  paid + (amount if order.status == Order.PAID else 0))
+    assert orders_by_year(found.id) == plain
+    assert len(plain) >= 4 and any(total != paid for _, total, paid in plain.values())

@@ -14,10 +14,11 @@ from .orders import (
     Order,
     OrderLine,
     import_orders,
+    orders_by_year,
     rebuild_sales,
 )
 
 __all__ = ["IMPORT_COLUMNS", "ORDER_COLUMNS", "Activity", "ChurnRecord", "Contact", "Customer",
            "CustomerSales", "Order", "OrderLine", "customers_of", "import_orders",
-           "months_before", "plan_import", "read_customers", "rebuild_sales", "run_import",
-           "undo_import"]
+           "months_before", "orders_by_year", "plan_import", "read_customers", "rebuild_sales",
+           "run_import", "undo_import"]

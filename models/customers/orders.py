@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 from peewee import (
+    JOIN,
     BigIntegerField,
     CharField,
     CompositeKey,
@@ -138,6 +139,29 @@ class CustomerSales(BaseModel):
         primary_key = CompositeKey("customer", "year")
         indexes = ((("year", "cents", "lines"), False),)  # 客户贡献分析's pages and totals
         derived = True  # kept by triggers: a copy of the database copies orders, not this
+
+
+CENT = Decimal("0.01")
+
+
+def orders_by_year(customer):
+    """{year: (orders, 总金额, 已回款)} of ``customer``'s orders: the number of orders and
+    the paid amount from his ``CustomerSales`` rows, the total adding his unpaid orders'
+    amounts, read from those orders alone — a customer of 3,500 orders read them all with
+    their lines (45 ms a 客户 page)."""
+    years = {year: [orders, Decimal(cents) / 100, Decimal(cents) / 100]
+             for year, orders, cents in CustomerSales.select(
+                 CustomerSales.year, CustomerSales.orders, CustomerSales.cents)
+             .where(CustomerSales.customer == customer,
+                    CustomerSales.year != CustomerSales.ALL_YEARS).tuples()}
+    amount = fn.SUM(OrderLine.quantity * OrderLine.price)
+    for day, unpaid in (Order.select(Order.date, amount).join(OrderLine, JOIN.LEFT_OUTER)
+                        .where(Order.customer == customer, Order.status == Order.UNPAID)
+                        .group_by(Order.id, Order.date).tuples()):
+        row = years.setdefault(day.year, [0, Decimal(0), Decimal(0)])
+        row[1] += Decimal(str(unpaid or 0))
+    return {year: (orders, total.quantize(CENT), paid.quantize(CENT))
+            for year, (orders, total, paid) in years.items()}
 
 
 def sales_aggregate_sql(database):
