@@ -377,10 +377,28 @@ class Runner:
                         self.measure(role, url, view.endpoint, name, category)
         for view in self.other_views():
             self.measure_other(view, full)
+        if full:
+            self.measure_largest()
         for role in ("supervisor", "manager"):
             self.measure(role, "/admin/", "home", "home page", "home")
         if exports and full:
             self.measure_exports()
+
+    def measure_largest(self):
+        """The pages of the customer with the most orders (thousands, where the first
+        row's has a handful): his 客户 page and his 历史订单."""
+        from models import CustomerSales, db
+        with self.app.app_context():
+            largest = (CustomerSales.select(CustomerSales.customer)
+                       .where(CustomerSales.year == CustomerSales.ALL_YEARS)
+                       .order_by(CustomerSales.orders.desc()).scalar())
+            db.close()
+        if largest is None:
+            return
+        self.measure("supervisor", f"/admin/customer/details/?id={largest}", "customer",
+                     "details, most orders", "detail")
+        self.measure("supervisor", f"/admin/order/?customer={largest}", "order",
+                     "list of the customer with most orders", "list")
 
     def measure_other(self, view, full):
         """A report with each of its filters (and a deep page when it pages); any other
