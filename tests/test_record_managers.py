@@ -5,6 +5,7 @@ the triggers keep it equal to the customer's after every write — the ORM, the 
 saves, raw SQL, bulk inserts, a customer handed over, a stale object saved, the column
 written by hand — and the migration gives the rows already stored theirs. On the suite's
 kind of database (SQLite, or PostgreSQL under TEST_DATABASE_URL)."""
+import contextlib
 import datetime
 import itertools
 import json
@@ -123,12 +124,17 @@ def test_after_random_writes_every_row_carries_its_customers_manager(users, mode
     assert most > 1  # more than one manager was carried at once
 
 
-def test_migration_0023_gives_the_rows_an_installation_already_has_their_managers(tmp_path):
-    previous = migration_before("0023_contact_activity_manager")
-    old = open_database(scratch_database(tmp_path, "record_managers"))
+AT = datetime.datetime(2025, 1, 1, 8)
+
+
+@contextlib.contextmanager
+def installation_before(migration, tmp_path):
+    """A database migrated up to the one before ``migration``, with two 客户经理 (ids 1
+    and 2) and a customer of each (ids 1 and 2); yields it and an ``insert(table,
+    columns, *rows)`` for what else it holds."""
+    old = open_database(scratch_database(tmp_path, migration))
     try:
-        schema.upgrade(old, target=previous)
-        at = datetime.datetime(2025, 1, 1, 8)
+        schema.upgrade(old, target=migration_before(migration))
 
         def insert(table, columns, *rows):
             Table(table, columns).bind(old).insert(
@@ -136,10 +142,17 @@ def test_migration_0023_gives_the_rows_an_installation_already_has_their_manager
 
         insert("user", ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
                         "failed_logins", "must_change_password"),
-               (1, "laowang", "老王", True, "u1", at, 0, False),
-               (2, "laoli", "老李", True, "u2", at, 0, False))
+               (1, "laowang", "老王", True, "u1", AT, 0, False),
+               (2, "laoli", "老李", True, "u2", AT, 0, False))
         insert("customer", ("id", "number", "name", "manager_id", "status", "created_at"),
-               (1, "KH1", "客户1", 1, "active", at), (2, "KH2", "客户2", 2, "active", at))
+               (1, "KH1", "客户1", 1, "active", AT), (2, "KH2", "客户2", 2, "active", AT))
+        yield old, insert
+    finally:
+        getattr(old, "close_all", old.close)()
+
+
+def test_migration_0023_gives_the_rows_an_installation_already_has_their_managers(tmp_path):
+    with installation_before("0023_contact_activity_manager", tmp_path) as (old, insert):
         insert("contact", ("id", "customer_id", "name", "gender", "title", "office_phone"),
                (1, 1, "甲", "M", "经理", "1"), (2, 2, "乙", "F", "经理", "2"))
         insert("activity", ("id", "customer_id", "date", "place", "summary"),
@@ -151,36 +164,17 @@ def test_migration_0023_gives_the_rows_an_installation_already_has_their_manager
         assert carried(Activity, old) == {1: 2} == expected(Activity, old)
         old.execute_sql("UPDATE customer SET manager_id = 1 WHERE id = 2")  # the triggers run
         assert carried(Contact, old) == {1: 1, 2: 1} and carried(Activity, old) == {1: 1}
-    finally:
-        getattr(old, "close_all", old.close)()
 
 
 def test_migration_0024_gives_the_churn_records_already_stored_their_managers(tmp_path):
-    previous = migration_before("0024_churn_manager")
-    old = open_database(scratch_database(tmp_path, "churn_managers"))
-    try:
-        schema.upgrade(old, target=previous)
-        at = datetime.datetime(2025, 1, 1, 8)
-
-        def insert(table, columns, *rows):
-            Table(table, columns).bind(old).insert(
-                [dict(zip(columns, row)) for row in rows]).execute()
-
-        insert("user", ("id", "username", "full_name", "active", "fs_uniquifier", "created_at",
-                        "failed_logins", "must_change_password"),
-               (1, "laowang", "老王", True, "u1", at, 0, False),
-               (2, "laoli", "老李", True, "u2", at, 0, False))
-        insert("customer", ("id", "number", "name", "manager_id", "status", "created_at"),
-               (1, "KH1", "客户1", 1, "active", at), (2, "KH2", "客户2", 2, "active", at))
+    with installation_before("0024_churn_manager", tmp_path) as (old, insert):
         insert("churn_record", ("id", "customer_id", "status", "created_at"),
-               (1, 1, "warning", at), (2, 2, "warning", at), (3, 2, "confirmed", at))
+               (1, 1, "warning", AT), (2, 2, "warning", AT), (3, 2, "confirmed", AT))
 
         assert "0024_churn_manager" in schema.upgrade(old, target="0024_churn_manager")
         assert carried(ChurnRecord, old) == {1: 1, 2: 2, 3: 2} == expected(ChurnRecord, old)
         old.execute_sql("UPDATE customer SET manager_id = 1 WHERE id = 2")  # the triggers run
         assert carried(ChurnRecord, old) == {1: 1, 2: 1, 3: 1}
-    finally:
-        getattr(old, "close_all", old.close)()
 
 
 def test_the_audit_log_records_what_users_wrote_not_the_carried_manager(users):

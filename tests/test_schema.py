@@ -79,6 +79,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path):
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 10000  # writers queue
+    assert database.execute_sql("PRAGMA cache_size").fetchone()[0] == -16000  # 16 MB each
 
 
 def test_a_sqlite_file_keeps_its_connections_between_requests(tmp_path):
