@@ -330,11 +330,11 @@ class NullsApart:
     database sorts every row to hand a page (50,000 services: 13 ms of SQL on SQLite, 23
     on PostgreSQL); apart, each group is an index walk: the rows with the key INNER-
     joined in the related record's order (``RelatedSort``), then those without it by id.
-    A group is counted only when a page starts past its end."""
+    A group is counted only when a page starts past its end; the list's count counts the
+    rows before the sort's join (``CrmModelView.get_list``)."""
 
     def __init__(self, query, key, desc):
         pk = query.model._meta.primary_key
-        self.everything = query  # every row of the list: what its count counts
         self.without = query.where(key.is_null()).order_by(pk.desc() if desc else pk.asc())
         self.desc = desc
 
@@ -840,12 +840,12 @@ class CrmModelView(PermissionMixin, ModelView):
             sort_column = None
         # a list page sorted by a key that may be NULL reads those rows apart
         # (``_sort_clause``); an export reads all rows in one query
-        g.crm_nulls_apart, g.crm_sorted_apart = execute, None
+        g.crm_nulls_apart, g.crm_sorted_apart, g.crm_unsorted = execute, None, None
         count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
                                        execute=False, page_size=page_size)
-        apart = g.pop("crm_sorted_apart", None)
+        apart, unsorted = g.pop("crm_sorted_apart", None), g.pop("crm_unsorted", None)
         if execute:
-            count = count_rows(apart.everything if apart else rows, page,
+            count = count_rows(rows if unsorted is None else unsorted, page,
                                page_size or self.page_size)
             rows = apart.page(rows) if apart else self.page_rows(rows)
             # the rows a page shows: what its row buttons ask about (``may``)
@@ -876,6 +876,9 @@ class CrmModelView(PermissionMixin, ModelView):
         """A related column (``RelatedSort``, ``UserName``) sorts by the related record's
         column; others as Flask-Admin does."""
         if isinstance(sort_field, RelatedSort):
+            # the same rows without the sort's joins: what the list's count counts (with
+            # them PostgreSQL counted a 客户经理's orders by walking every customer: 11 ms)
+            g.crm_unsorted = query
             apart = bool(g.get("crm_nulls_apart")) and sort_field.nulls_apart()
             if apart:
                 g.crm_sorted_apart = NullsApart(query, sort_field.path[0], sort_desc)
