@@ -31,7 +31,7 @@ from flask_security import current_user
 from wtforms import Form, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from models import reports
+from models import reports, search
 from models.base import Msgid
 from models.customers import customers_of
 from models.security import ALL
@@ -213,6 +213,10 @@ class ReportView(CrmView):
 
     @expose("/")
     def index(self):
+        with search.remembered():  # a name filter read once for the total, page and chart
+            return self._index()
+
+    def _index(self):
         export = request.args.get("export")
         if export and export not in EXPORTS:
             abort(404)

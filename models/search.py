@@ -23,6 +23,8 @@ too: the page and the capped count then stop after a few thousand rows, while th
 would first list and sort every match (PostgreSQL's planner makes that choice itself, from
 the statistics).
 """
+import contextlib
+import contextvars
 import logging
 import operator
 import weakref
@@ -60,7 +62,16 @@ class TextIndex:
     def rows_containing(self, word, columns):
         """The ids of the rows one of whose ``columns`` contains ``word``: a list when
         ``FEW`` or fewer, else a sub-select; None where reading the rows answers as fast
-        (see the module)."""
+        (see the module). Within ``remembered()``, asked once per word."""
+        memo = _remembered.get()
+        if memo is None:
+            return self._rows_containing(word, columns)
+        key = (self.name, word, tuple(columns))
+        if key not in memo:
+            memo[key] = self._rows_containing(word, columns)
+        return memo[key]
+
+    def _rows_containing(self, word, columns):
         if len(word) < 2:
             return None
         pg = isinstance(db.obj, PostgresqlDatabase)
@@ -137,6 +148,19 @@ INDEXES = {index.model: index for index in (
 )}
 
 _trigram = weakref.WeakKeyDictionary()  # database → {table: whether its trigram index is there}
+_remembered = contextvars.ContextVar("crm_search_remembered", default=None)
+
+
+@contextlib.contextmanager
+def remembered():
+    """Within it, the index is read once per word: a report builds its total, its page
+    and its chart each with the same name filter (three look-ups of 1.2 ms on
+    PostgreSQL). For one reading of the data: nothing written meanwhile is seen."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
 
 
 def containing(fields, word, key=None):

@@ -197,6 +197,20 @@ def test_the_churn_table_lists_confirmed_churn_with_its_year(client_for, sales):
     assert [row[2] for row in rows] == ["大连金鹏"]
 
 
+def test_a_report_reads_the_search_index_once_for_its_name_filter(client_for, sales, database):
+    """The total, the page and the chart share one look-up of the name (search.remembered)."""
+    from tests.test_lists_at_scale import Queries
+    client = client_for("supervisor")
+    for report, name, shown in (("churn", "金鹏", "大连金鹏"),
+                                ("contribution", "星光", "北京星光电子")):
+        client.get(url(report, name=name))
+        with Queries(database) as seen:
+            _, rows = table(client.get(url(report, name=name)))
+        assert [row for row in rows if shown in row]
+        looked_up = [sql for sql in seen if "customer_bigram" in sql or "customer_search" in sql]
+        assert len(looked_up) == 1, (report, looked_up)
+
+
 # -- charts ---------------------------------------------------------------------------
 
 def test_the_chart_loads_the_vendored_chart_js_and_gets_the_rows(app, client_for, sales):
