@@ -847,7 +847,8 @@ class CrmModelView(PermissionMixin, ModelView):
         if execute:
             count = count_rows(rows if unsorted is None else unsorted, page,
                                page_size or self.page_size)
-            rows = apart.page(rows) if apart else self.page_rows(rows)
+            # none counted: no page to read (proving a rule holds for none read them all)
+            rows = [] if count == 0 else apart.page(rows) if apart else self.page_rows(rows)
             # the rows a page shows: what its row buttons ask about (``may``)
             g.setdefault("crm_page_ids", {})[self.endpoint] = [row.id for row in rows]
             for column in self.column_list or ():

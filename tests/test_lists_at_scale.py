@@ -87,6 +87,20 @@ def test_a_small_list_shows_its_exact_count_and_the_usual_pager(client_for, user
     assert "crm-capped-pager" not in page and "?page=2" in page
 
 
+def test_a_list_counted_empty_reads_no_page(client_for, users, database):
+    many_customers(users["wangcai"], 3)
+    client = client_for("xiaoming")
+    client.get("/admin/customer/")
+    with Queries(database) as seen:
+        page = client.get("/admin/customer/").get_data(as_text=True)
+    assert 'class="col-number"' not in page  # no row
+    assert [sql for sql in seen if '"customer"' in sql and "COUNT" in sql]
+    assert not [sql for sql in seen if '"customer"' in sql and "ORDER BY" in sql]
+    many_customers(users["xiaoming"], 1, start=10)
+    page = client.get("/admin/customer/").get_data(as_text=True)
+    assert count_text(page) == "1" and 'class="col-number"' in page
+
+
 def test_the_cap_counts_the_filtered_rows(client_for, users):
     many_customers(users["xiaoming"], 1010)
     many_customers(users["wangcai"], 30, start=5000)
