@@ -587,7 +587,21 @@ def machine():
     except (ValueError, OSError):
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-            "memory_gb": memory, "python": platform.python_version()}
+            "memory_gb": memory, "python": platform.python_version(),
+            "python_loop_ms": python_loop_ms()}
+
+
+def python_loop_ms():
+    """The host's speed at plain Python: the least of 7 runs of a fixed loop, in ms. The
+    same kind of VM has run the pages 1.6 times slower from one session to the next;
+    pages measured on two hosts compare only through this."""
+    def loop():
+        started = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i * i % 7
+        return (time.perf_counter() - started) * 1000
+    return round(min(loop() for _ in range(7)), 1)
 
 
 def versions():
@@ -632,7 +646,8 @@ def table(results):
     sqlite_db, pg_db = dbs.get("sqlite"), dbs.get("pg")
     lines = [f"Measured {results['measured_at']} on {results['machine']['cpu']} "
              f"({results['machine']['cores']} cores, {results['machine']['memory_gb']} GB), "
-             f"Python {results['machine']['python']}; "
+             f"Python {results['machine']['python']} (a fixed Python loop: "
+             f"{results['machine'].get('python_loop_ms', '–')} ms); "
              + ", ".join(f"{kind}: {d['server']}" for kind, d in dbs.items()) + ".", ""]
     lines += ["| | SQLite | PostgreSQL | target |", "|---|---|---|---|"]
 

@@ -50,12 +50,12 @@ class ServiceRequest(Workflow, BaseModel):
     satisfaction = IntegerField(null=True)
 
     class Meta:
-        # the home page's average 满意度 of a period (0011) and one user's open services
-        # (0015), each from its index alone; a status's list in 创建时间 order (0019); a
-        # 客户经理's own (created by him or assigned to him) by 创建时间 (0025)
-        indexes = ((("created_at", "satisfaction"), False), (("assigned_to", "status"), False),
-                   (("status", "created_at"), False), (("created_by", "created_at"), False),
-                   (("assigned_to", "created_at"), False))
+        # the home page's average 满意度 of a period (0011); a status's list in 创建时间
+        # order (0019); a 客户经理's own of one status (created by him or assigned to him)
+        # in 创建时间 order, and one user's open services, from the index alone (0025)
+        indexes = ((("created_at", "satisfaction"), False), (("status", "created_at"), False),
+                   (("created_by", "status", "created_at"), False),
+                   (("assigned_to", "status", "created_at"), False))
 
     def __str__(self):
         return f"#{self.id} {self.summary}"

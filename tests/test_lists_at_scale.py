@@ -280,9 +280,10 @@ def test_the_list_indexes_exist(database):
     assert ("full_name",) in indexes("user")
     # the plan items not executed yet, by date (计划项到期): 0026
     assert "plan_item_open_date" in {i.name for i in database.get_indexes("plan_item")}
-    # a 客户经理's services (created by him or assigned to him) by 创建时间: 0025
-    assert {("created_by_id", "created_at"), ("assigned_to_id", "created_at")} <= indexes(
-        "service_request")
+    # a 客户经理's services (created by him or assigned to him) of one status by 创建时间:
+    # 0025
+    assert {("created_by_id", "status", "created_at"),
+            ("assigned_to_id", "status", "created_at")} <= indexes("service_request")
 
 
 # -- churn detection: the rule, set-based ------------------------------------------
