@@ -818,12 +818,24 @@ class CrmModelView(PermissionMixin, ModelView):
             (self.endpoint, self.owned_by(code)), (set(), set()))
         if row.id not in asked:
             page = g.get("crm_page_ids", {}).get(self.endpoint, ())
+            if row.id in page and self.list_owner_rule() == self.owned_by(code):
+                # the list holds only his rows by this very rule: nothing to ask
+                owned.update(page)
+                asked.update(page)
+                return True
             ids = [i for i in page if i not in asked] if row.id in page else [row.id]
             pk = self.model._meta.primary_key
             owned.update(r[0] for r in self.scoped(
                 self.base_query().select(pk).where(pk.in_(ids)), code).tuples())
             asked.update(ids)
         return row.id in owned
+
+    def list_owner_rule(self):
+        """The rule of "own" by which the list holds only the user's rows (its scope is
+        "own"), else None."""
+        if current_scope(self.permission) != OWN:
+            return None
+        return self.owned_by(self.permission)
 
     def _get_list_extra_args(self):
         """The list's query string, with ?page= a whole number up to MAX_PAGE, else the
