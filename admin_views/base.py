@@ -310,7 +310,6 @@ class RelatedSort:
             query = query.join(target, JOIN.LEFT_OUTER if outer else JOIN.INNER, on=on)
         return query, getattr(target, self.column)
 
-
     def nulls_apart(self):
         """Whether the first key may be NULL (a service not assigned yet): a list page
         sorted by it reads those rows apart (``NullsApart``)."""
@@ -770,8 +769,7 @@ class CrmModelView(PermissionMixin, ModelView):
         """The user whose own rows the list holds (its scope "own" by the model's rule),
         else None."""
         model_rule = getattr(self.model, "owned_by", None)
-        if model_rule is None or current_scope(self.permission) != OWN or \
-                self.owned_by(self.permission) != model_rule:
+        if model_rule is None or self.list_owner_rule() != model_rule:
             return None
         return current_user._get_current_object()
 
@@ -818,7 +816,8 @@ class CrmModelView(PermissionMixin, ModelView):
             (self.endpoint, self.owned_by(code)), (set(), set()))
         if row.id not in asked:
             page = g.get("crm_page_ids", {}).get(self.endpoint, ())
-            if row.id in page and self.list_owner_rule() == self.owned_by(code):
+            rule = self.list_owner_rule()
+            if row.id in page and rule is not None and rule == self.owned_by(code):
                 # the list holds only his rows by this very rule: nothing to ask
                 owned.update(page)
                 asked.update(page)

@@ -19,6 +19,8 @@ from playhouse.signals import Model
 
 db = DatabaseProxy()
 
+CENT = Decimal("0.01")  # money is kept to the fen (分)
+
 PG_PLANNER = "-c random_page_cost=1.1"  # see open_database
 
 SQLITE_PRAGMAS = {

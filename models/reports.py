@@ -27,13 +27,12 @@ from decimal import Decimal
 from peewee import SQL, fn
 
 from . import search
-from .base import N_, day_start, local
+from .base import CENT, N_, day_start, local
 from .basedata import CUSTOMER_LEVEL, SERVICE_TYPE, DictionaryEntry
 from .customers import ChurnRecord, Customer, CustomerSales
 from .security import User
 from .service import ServiceRequest
 
-CENT = Decimal("0.01")
 LEVELS = range(1, 6)  # 客户等级, 信用度 and 满意度 are all 1–5
 UNSET = N_("未设置")
 

@@ -18,6 +18,7 @@ from peewee import (
 )
 
 from ..base import (
+    CENT,
     N_,
     BaseModel,
     DomainError,
@@ -94,7 +95,7 @@ class Order(BaseModel):
                     .where(OrderLine.order.in_([o.id for o in orders]))
                     .group_by(OrderLine.order).tuples()) if orders else {}
         for order in orders:
-            order._total = Decimal(str(sums.get(order.id) or 0)).quantize(Decimal("0.01"))
+            order._total = Decimal(str(sums.get(order.id) or 0)).quantize(CENT)
         return orders
 
 
@@ -139,9 +140,6 @@ class CustomerSales(BaseModel):
         primary_key = CompositeKey("customer", "year")
         indexes = ((("year", "cents", "lines"), False),)  # 客户贡献分析's pages and totals
         derived = True  # kept by triggers: a copy of the database copies orders, not this
-
-
-CENT = Decimal("0.01")
 
 
 def orders_by_year(customer):
